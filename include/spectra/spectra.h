@@ -1,0 +1,8 @@
+/* spectra.h — the whole public API of libspectra. */
+#ifndef SPECTRA_SPECTRA_H
+#define SPECTRA_SPECTRA_H
+
+#include "spectra/status.h"
+#include "spectra/optim.h"
+
+#endif

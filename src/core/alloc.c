@@ -1,0 +1,33 @@
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int spectra_mul_overflow(size_t n, size_t size, size_t *out) {
+    if (size != 0 && n > SIZE_MAX / size) return -1;
+    *out = n * size;
+    return 0;
+}
+
+void *spectra_alloc(size_t n, size_t size) {
+    size_t bytes;
+    if (spectra_mul_overflow(n, size, &bytes)) {
+        spectra_set_error(SPECTRA_ERR_NOMEM, "allocation of %zu x %zu bytes overflows", n, size);
+        return NULL;
+    }
+    if (bytes == 0) bytes = 64;
+    bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc needs a multiple of the alignment */
+    void *p = aligned_alloc(64, bytes);
+    if (!p) spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *spectra_calloc(size_t n, size_t size) {
+    void *p = spectra_alloc(n, size);
+    if (p && n && size) memset(p, 0, n * size);
+    return p;
+}
+
+void spectra_free(void *p) { free(p); }

@@ -1,0 +1,64 @@
+/* Minimal assertion helpers for the C test programs. A failed CHECK prints the location
+ * and counts a failure; the program's exit code is the number of failures (0 = pass).
+ * Exit code 77 means SKIP (ctest SKIP_RETURN_CODE). */
+#ifndef SPECTRA_TEST_UTIL_H
+#define SPECTRA_TEST_UTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int test_failures = 0;
+static int test_checks = 0;
+
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        test_checks++;                                                                    \
+        if (!(cond)) {                                                                    \
+            test_failures++;                                                              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
+        }                                                                                 \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                              \
+    do {                                                                                  \
+        test_checks++;                                                                    \
+        if (!(cond)) {                                                                    \
+            test_failures++;                                                              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);       \
+            fprintf(stderr, __VA_ARGS__);                                                 \
+            fprintf(stderr, "\n");                                                        \
+        }                                                                                 \
+    } while (0)
+
+#define CHECK_OK(expr)                                                                    \
+    do {                                                                                  \
+        int st_ = (int)(expr);                                                            \
+        test_checks++;                                                                    \
+        if (st_ != 0) {                                                                   \
+            test_failures++;                                                              \
+            fprintf(stderr, "%s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #expr, st_, \
+                    spectra_last_error());                                                \
+        }                                                                                 \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                             \
+    do {                                                                                  \
+        double a_ = (double)(a), b_ = (double)(b), t_ = (double)(tol);                    \
+        test_checks++;                                                                    \
+        if (!(fabs(a_ - b_) <= t_)) {                                                     \
+            test_failures++;                                                              \
+            fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.9g vs %s = %.9g (tol %.3g)\n", \
+                    __FILE__, __LINE__, #a, a_, #b, b_, t_);                              \
+        }                                                                                 \
+    } while (0)
+
+static inline int test_finish(const char *name) {
+    if (test_failures)
+        fprintf(stderr, "%s: %d of %d checks FAILED\n", name, test_failures, test_checks);
+    else
+        printf("%s: all %d checks passed\n", name, test_checks);
+    return test_failures ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,15 @@
+/* Shared declarations for the `spectra` command's subcommands. Each subcommand is
+ * `int cmd_x(int argc, char **argv)` with argv[0] = the subcommand name; it returns the
+ * process exit code (0 ok, 1 runtime failure, 2 usage error). */
+#ifndef SPECTRA_TOOLS_CLI_H
+#define SPECTRA_TOOLS_CLI_H
+
+typedef struct spectra_cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} spectra_cli_command;
+
+int cmd_demo(int argc, char **argv);
+
+#endif

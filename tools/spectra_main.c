@@ -1,0 +1,34 @@
+/* The `spectra` command: a thin dispatcher over subcommands, each in its own file. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "spectra/spectra.h"
+
+static const spectra_cli_command commands[] = {
+    {"demo", "run Spectra on a synthetic spiked problem and show what it did", cmd_demo},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: spectra <command> [options]   (spectra <command> --help for details)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-12s %s\n", "version", "print the library version");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("spectra %s\n", spectra_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "spectra: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
