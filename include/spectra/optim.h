@@ -143,6 +143,23 @@ size_t spectra_optim_state_bytes(const spectra_optim *opt);
 spectra_status spectra_optim_get_state(const spectra_optim *opt, const char *param, const char *buffer,
                                        const float **data, size_t *rows, size_t *cols);
 
+/* What the last Spectra step saw on parameter i: the k spike singular values of the
+ * shaped matrix X (M, or G + μM with Nesterov), the tail's RMS singular value σ_tail, the
+ * RMS of the shaped update O, the effective rate η' = c·η/(RMS+ε), and ‖X‖. `s` points
+ * into the optimizer and is valid until the next step. Only for Spectra parameters that
+ * have stepped at least once. */
+typedef struct spectra_spike_diag {
+    size_t k;
+    const float *s;
+    double norm;          /* ‖X‖ */
+    double spike_energy;  /* Σ s_i² / ‖X‖² */
+    double sigma_tail;
+    double rms;
+    double lr_eff;
+    int bootstrapped;     /* 1 if the step ran the randomized-SVD bootstrap */
+} spectra_spike_diag;
+spectra_status spectra_optim_spike_diag(const spectra_optim *opt, int index, spectra_spike_diag *out);
+
 /* Serialization of the complete optimizer state: a versioned little-endian header,
  * groups (algorithm, hyperparameters), parameters (name, shape, step count, RNG state,
  * buffers) and a CRC-32 trailer. Loading validates everything first and fails with a

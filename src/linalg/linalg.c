@@ -1,0 +1,156 @@
+#include "linalg/linalg.h"
+#include "core/error.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* BLAS takes int dimensions; every caller validates sizes against INT_MAX at registration. */
+
+void spectra_mat_times_panel(size_t m, size_t n, const float *X, size_t c, const float *B, float alpha,
+                             float beta, float *out) {
+    /* Xᵀ is col-major n x m, so X * B = (Xᵀ)ᵀ * B. */
+    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)m, (int)c, (int)n, alpha, X, (int)n, B, (int)n,
+                beta, out, (int)m);
+}
+
+void spectra_matT_times_panel(size_t m, size_t n, const float *X, size_t c, const float *C, float alpha,
+                              float beta, float *out) {
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)c, (int)m, alpha, X, (int)n, C, (int)m,
+                beta, out, (int)n);
+}
+
+void spectra_mat_add_lowrank(size_t m, size_t n, float *X, size_t c, float alpha, const float *L, const float *R) {
+    /* Xᵀ (col-major n x m) += alpha * R * Lᵀ. */
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)c, alpha, R, (int)n, L, (int)m, 1.0f,
+                X, (int)n);
+}
+
+double spectra_sumsq(const float *x, size_t n) {
+    double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n > 65536)
+    for (size_t i = 0; i < n; i++) total += (double)x[i] * x[i];
+    return total;
+}
+
+double spectra_norm2(const float *x, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return sqrt(s);
+}
+
+int spectra_all_finite(const float *x, size_t n, size_t *first_bad) {
+    /* Branch-free scan in blocks; only a block containing a non-finite value is rescanned. */
+    const size_t block = 4096;
+    int ok = 1;
+    size_t bad_block = (size_t)-1;
+#pragma omp parallel for schedule(static) reduction(& : ok) if (n > 65536)
+    for (size_t b = 0; b < (n + block - 1) / block; b++) {
+        size_t lo = b * block, hi = lo + block < n ? lo + block : n;
+        /* Integer test of the exponent field: vectorizes, unlike a float reduction. */
+        const uint32_t *u = (const uint32_t *)(const void *)(x + lo);
+        uint32_t bad = 0;
+        for (size_t i = 0; i < hi - lo; i++) bad |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
+        if (bad) {
+            ok = 0;
+#pragma omp critical(spectra_finite)
+            if (b < bad_block) bad_block = b;
+        }
+    }
+    if (ok) return 1;
+    for (size_t i = bad_block * block; i < n; i++) {
+        if (!isfinite(x[i])) {
+            if (first_bad) *first_bad = i;
+            return 0;
+        }
+    }
+    return 0; /* unreachable: the block held a non-finite value */
+}
+
+size_t spectra_qr_householder_work(size_t m, size_t k) {
+    float q1 = 0, q2 = 0;
+    float dummy = 0;
+    LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, &dummy, (lapack_int)m, &dummy, &q1, -1);
+    LAPACKE_sorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, &dummy, (lapack_int)m,
+                        &dummy, &q2, -1);
+    size_t lw = (size_t)(q1 > q2 ? q1 : q2);
+    if (lw < k) lw = k;
+    return lw + k; /* + tau */
+}
+
+spectra_status spectra_qr_householder(size_t m, size_t k, float *A, float *R, float *work) {
+    float *tau = work;
+    float *w = work + k;
+    lapack_int lw = (lapack_int)(spectra_qr_householder_work(m, k) - k);
+    lapack_int info = LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, A, (lapack_int)m, tau, w, lw);
+    if (info != 0) return spectra_set_error(SPECTRA_ERR_NUMERIC, "sgeqrf failed (info %d)", (int)info);
+    if (R) {
+        for (size_t j = 0; j < k; j++)
+            for (size_t i = 0; i < k; i++) R[i + j * k] = i <= j ? A[i + j * m] : 0.0f;
+    }
+    info = LAPACKE_sorgqr_work(LAPACK_COL_MAJOR, (lapack_int)m, (lapack_int)k, (lapack_int)k, A, (lapack_int)m, tau, w,
+                               lw);
+    if (info != 0) return spectra_set_error(SPECTRA_ERR_NUMERIC, "sorgqr failed (info %d)", (int)info);
+    return SPECTRA_OK;
+}
+
+/* One round: G = AᵀA in double, Cholesky G = LLᵀ, A <- A L⁻ᵀ. */
+static spectra_status cholqr_round(size_t m, size_t k, float *A, double *G) {
+    for (size_t i = 0; i < k; i++) {
+        for (size_t j = 0; j <= i; j++) {
+            const float *ai = A + i * m, *aj = A + j * m;
+            double s = 0.0;
+            for (size_t r = 0; r < m; r++) s += (double)ai[r] * aj[r];
+            G[i + j * k] = s;
+        }
+    }
+    /* In-place lower Cholesky. */
+    for (size_t j = 0; j < k; j++) {
+        double d = G[j + j * k];
+        for (size_t p = 0; p < j; p++) d -= G[j + p * k] * G[j + p * k];
+        if (!(d > 0.0) || !isfinite(d))
+            return spectra_set_error(SPECTRA_ERR_NUMERIC, "CholeskyQR2: Gram matrix not positive definite at column %zu (rank-deficient panel)", j);
+        d = sqrt(d);
+        G[j + j * k] = d;
+        for (size_t i = j + 1; i < k; i++) {
+            double s = G[i + j * k];
+            for (size_t p = 0; p < j; p++) s -= G[i + p * k] * G[j + p * k];
+            G[i + j * k] = s / d;
+        }
+    }
+    /* A <- A L⁻ᵀ: solve row by row, column j of the result depends on columns < j. */
+#pragma omp parallel for schedule(static) if (m * k > 65536)
+    for (size_t r = 0; r < m; r++) {
+        for (size_t j = 0; j < k; j++) {
+            double s = A[r + j * m];
+            for (size_t p = 0; p < j; p++) s -= G[j + p * k] * A[r + p * m];
+            A[r + j * m] = (float)(s / G[j + j * k]);
+        }
+    }
+    return SPECTRA_OK;
+}
+
+spectra_status spectra_qr_cholesky2(size_t m, size_t k, float *A, double *work) {
+    spectra_status st = cholqr_round(m, k, A, work);
+    if (st != SPECTRA_OK) return st;
+    return cholqr_round(m, k, A, work);
+}
+
+size_t spectra_svd_thin_work(size_t m, size_t n) {
+    float q = 0, dummy = 0;
+    lapack_int idummy = 0;
+    LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'S', (lapack_int)m, (lapack_int)n, &dummy, (lapack_int)m, &dummy, &dummy,
+                        (lapack_int)m, &dummy, (lapack_int)n, &q, -1, &idummy);
+    return (size_t)q + 1;
+}
+
+spectra_status spectra_svd_thin(size_t m, size_t n, float *A, float *s, float *U, float *VT, float *work,
+                                int *iwork) {
+    lapack_int lw = (lapack_int)spectra_svd_thin_work(m, n);
+    lapack_int info = LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'S', (lapack_int)m, (lapack_int)n, A, (lapack_int)m, s, U,
+                                          (lapack_int)m, VT, (lapack_int)n, work, lw, (lapack_int *)iwork);
+    if (info != 0) return spectra_set_error(SPECTRA_ERR_NUMERIC, "sgesdd failed (info %d)", (int)info);
+    return SPECTRA_OK;
+}

@@ -1,0 +1,51 @@
+/* Dense linear algebra used by the optimizers and the analysis tools.
+ *
+ * Conventions: a "matrix" X of the public API is row-major rows x cols; BLAS sees it as
+ * the column-major cols x rows matrix Xᵀ with leading dimension cols. Thin panels
+ * (rows x k with small k) are column-major with leading dimension rows, so each column is
+ * contiguous, LAPACK works on them in place, and column norms are unit-stride. */
+#ifndef SPECTRA_LINALG_H
+#define SPECTRA_LINALG_H
+
+#include "spectra/status.h"
+#include <stddef.h>
+
+/* out (m x c, col-major, ld m) = alpha * X * B + beta * out, X row-major m x n, B n x c
+ * col-major (ld n). */
+void spectra_mat_times_panel(size_t m, size_t n, const float *X, size_t c, const float *B, float alpha,
+                             float beta, float *out);
+/* out (n x c, col-major, ld n) = alpha * Xᵀ * C + beta * out, C m x c col-major (ld m). */
+void spectra_matT_times_panel(size_t m, size_t n, const float *X, size_t c, const float *C, float alpha,
+                              float beta, float *out);
+/* X (row-major m x n) += alpha * L * Rᵀ with L m x c (col-major, ld m), R n x c (col-major, ld n). */
+void spectra_mat_add_lowrank(size_t m, size_t n, float *X, size_t c, float alpha, const float *L, const float *R);
+
+/* Sum of squares in double, OpenMP-parallel with a fixed (deterministic) split. */
+double spectra_sumsq(const float *x, size_t n);
+/* Euclidean norm of a contiguous vector, accumulated in double. */
+double spectra_norm2(const float *x, size_t n);
+/* 1 if every element is finite; otherwise 0 and *first_bad = index of the first one. */
+int spectra_all_finite(const float *x, size_t n, size_t *first_bad);
+
+/* Thin QR workspace query: floats needed by spectra_qr_householder for an m x k panel. */
+size_t spectra_qr_householder_work(size_t m, size_t k);
+/* Replaces the m x k column-major panel A (ld m, k <= m) by an orthonormal basis Q of its
+ * column space (Householder: sgeqrf + sorgqr). Works for rank-deficient panels (the
+ * columns stay orthonormal). `work` holds spectra_qr_householder_work(m,k) floats.
+ * If R is non-NULL the k x k upper triangle (col-major) is stored there. */
+spectra_status spectra_qr_householder(size_t m, size_t k, float *A, float *R, float *work);
+
+/* CholeskyQR2: Q from two rounds of G = AᵀA (in double), R = chol(G), A <- A R⁻¹.
+ * Fast (one gemm-like pass per round) but fails, returning SPECTRA_ERR_NUMERIC, when the
+ * panel is numerically rank deficient (Cholesky breaks down). `work` holds 2*k*k doubles. */
+spectra_status spectra_qr_cholesky2(size_t m, size_t k, float *A, double *work);
+
+/* SVD workspace query for spectra_svd_thin on an m x n (m >= n) col-major matrix. */
+size_t spectra_svd_thin_work(size_t m, size_t n);
+/* Thin SVD of the col-major m x n matrix A (ld m, m >= n) by LAPACK sgesdd: A = U S Vᵀ,
+ * U m x n col-major (may alias nothing), s n values descending, VT n x n col-major.
+ * A is destroyed. `work` has spectra_svd_thin_work floats, `iwork` 8n ints. */
+spectra_status spectra_svd_thin(size_t m, size_t n, float *A, float *s, float *U, float *VT, float *work,
+                                int *iwork);
+
+#endif

@@ -1,0 +1,2 @@
+spectra_add_c_test(test_spectra_exact ${CMAKE_CURRENT_LIST_DIR}/test_spectra_exact.c)
+spectra_add_c_test(test_spectra_step ${CMAKE_CURRENT_LIST_DIR}/test_spectra_step.c)
