@@ -40,22 +40,25 @@ typedef enum spectra_muon_lr_adjust {
 } spectra_muon_lr_adjust;
 
 /* Hyperparameters of one group. Fields that an algorithm does not use are ignored.
+ * Real-valued fields are double, as Python floats are in PyTorch: scalars such as 1 − β1
+ * are formed in double and rounded once to fp32, which is what makes AdamW match
+ * torch.optim.AdamW element by element.
  * Always start from spectra_hparams_default(algo) and change what you need. */
 typedef struct spectra_hparams {
     spectra_algo algo;
-    float lr;           /* learning rate (all) */
-    float weight_decay; /* decoupled (Spectra, AdamW, Muon, Dion); L2 added to g (SGD) */
-    float momentum;     /* Spectra mu, Muon beta, Dion mu, SGD momentum */
+    double lr;           /* learning rate (all) */
+    double weight_decay; /* decoupled (Spectra, AdamW, Muon, Dion); L2 added to g (SGD) */
+    double momentum;     /* Spectra mu, Muon beta, Dion mu, SGD momentum */
     int nesterov;       /* Spectra, Muon, SGD */
-    float beta1, beta2; /* AdamW */
-    float eps;          /* AdamW eps, Spectra eps, Muon normalization eps */
-    float rank_ratio;   /* Spectra rho: k = max(1, round(rho * min(m,n))), k <= min(m,n)-1 */
+    double beta1, beta2; /* AdamW */
+    double eps;          /* AdamW eps, Spectra eps, Muon normalization eps */
+    double rank_ratio;   /* Spectra rho: k = max(1, round(rho * min(m,n))), k <= min(m,n)-1 */
     int power_iters;    /* Spectra T */
-    float scale;        /* Spectra c in eta' = c * eta / (RMS + eps) */
+    double scale;        /* Spectra c in eta' = c * eta / (RMS + eps) */
     int oversample;     /* Spectra: randomized-SVD oversampling p for the bootstrap */
     int ns_steps;       /* Muon Newton–Schulz iterations */
     spectra_muon_lr_adjust lr_adjust; /* Muon */
-    float rank_fraction; /* Dion: r = max(1, round(fraction * min(m,n))) */
+    double rank_fraction; /* Dion: r = max(1, round(fraction * min(m,n))) */
 } spectra_hparams;
 
 /* Documented defaults (SPEC.md):
@@ -109,7 +112,7 @@ void spectra_optim_set_check_finite(spectra_optim *opt, int enabled);
 spectra_status spectra_optim_get_hparams(const spectra_optim *opt, int group, spectra_hparams *out);
 spectra_status spectra_optim_set_hparams(spectra_optim *opt, int group, const spectra_hparams *hp);
 /* Shorthand for schedules. */
-spectra_status spectra_optim_set_lr(spectra_optim *opt, int group, float lr);
+spectra_status spectra_optim_set_lr(spectra_optim *opt, int group, double lr);
 
 /* Zeroes all state (momenta, caches, step counts) as if freshly created. */
 void spectra_optim_reset_state(spectra_optim *opt);

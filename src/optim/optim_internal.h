@@ -72,9 +72,9 @@ typedef struct ws_need {
 } ws_need;
 
 /* Rank k for Spectra: max(1, round(rho*r)) clamped to r-1. */
-size_t spectra_algo_rank(size_t rows, size_t cols, float rank_ratio);
+size_t spectra_algo_rank(size_t rows, size_t cols, double rank_ratio);
 /* Rank r for Dion. */
-size_t dion_algo_rank(size_t rows, size_t cols, float rank_fraction);
+size_t dion_algo_rank(size_t rows, size_t cols, double rank_fraction);
 
 ws_need spectra_algo_ws(const optim_param *p, const spectra_hparams *hp);
 ws_need muon_algo_ws(const optim_param *p, const spectra_hparams *hp);

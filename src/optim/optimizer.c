@@ -68,7 +68,7 @@ spectra_status spectra_optim_add_group(spectra_optim *opt, const spectra_hparams
     return SPECTRA_OK;
 }
 
-size_t spectra_algo_rank(size_t rows, size_t cols, float rank_ratio) {
+size_t spectra_algo_rank(size_t rows, size_t cols, double rank_ratio) {
     size_t r = rows < cols ? rows : cols;
     double kk = floor((double)rank_ratio * (double)r + 0.5);
     size_t k = kk < 1.0 ? 1 : (size_t)kk;
@@ -76,7 +76,7 @@ size_t spectra_algo_rank(size_t rows, size_t cols, float rank_ratio) {
     return k;
 }
 
-size_t dion_algo_rank(size_t rows, size_t cols, float rank_fraction) {
+size_t dion_algo_rank(size_t rows, size_t cols, double rank_fraction) {
     size_t b = rows < cols ? rows : cols;
     double rr = floor((double)rank_fraction * (double)b + 0.5);
     size_t r = rr < 1.0 ? 1 : (size_t)rr;
@@ -279,10 +279,10 @@ spectra_status spectra_optim_set_hparams(spectra_optim *opt, int group, const sp
     return SPECTRA_OK;
 }
 
-spectra_status spectra_optim_set_lr(spectra_optim *opt, int group, float lr) {
+spectra_status spectra_optim_set_lr(spectra_optim *opt, int group, double lr) {
     if (!opt) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "set_lr: optimizer is NULL");
     if (group < 0 || group >= opt->n_groups) return FAIL(opt, SPECTRA_ERR_INVALID_ARG, "set_lr: group %d does not exist", group);
-    if (!isfinite(lr) || lr < 0.0f) return FAIL(opt, SPECTRA_ERR_INVALID_ARG, "set_lr: lr must be finite and >= 0 (got %g)", (double)lr);
+    if (!isfinite(lr) || lr < 0.0) return FAIL(opt, SPECTRA_ERR_INVALID_ARG, "set_lr: lr must be finite and >= 0 (got %g)", (double)lr);
     opt->groups[group].hp.lr = lr;
     return SPECTRA_OK;
 }

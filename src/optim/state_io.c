@@ -34,20 +34,20 @@ static void get_hparams(spectra_reader *r, spectra_hparams *hp) {
     hp->algo = (spectra_algo)spectra_read_u32(r);
     double f[N_HPARAM_FIELDS];
     for (int i = 0; i < N_HPARAM_FIELDS; i++) f[i] = spectra_read_f64(r);
-    hp->lr = (float)f[0];
-    hp->weight_decay = (float)f[1];
-    hp->momentum = (float)f[2];
+    hp->lr = f[0];
+    hp->weight_decay = f[1];
+    hp->momentum = f[2];
     hp->nesterov = (int)f[3];
-    hp->beta1 = (float)f[4];
-    hp->beta2 = (float)f[5];
-    hp->eps = (float)f[6];
-    hp->rank_ratio = (float)f[7];
+    hp->beta1 = f[4];
+    hp->beta2 = f[5];
+    hp->eps = f[6];
+    hp->rank_ratio = f[7];
     hp->power_iters = (int)f[8];
-    hp->scale = (float)f[9];
+    hp->scale = f[9];
     hp->oversample = (int)f[10];
     hp->ns_steps = (int)f[11];
     hp->lr_adjust = (spectra_muon_lr_adjust)(int)f[12];
-    hp->rank_fraction = (float)f[13];
+    hp->rank_fraction = f[13];
 }
 
 spectra_status spectra_optim_serialize(const spectra_optim *opt, void **out, size_t *out_len) {
