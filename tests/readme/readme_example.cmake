@@ -1,0 +1,27 @@
+# Extracts the C block after <!-- readme-example --> in README.md, compiles it against the
+# built library and runs it. Variables: README, CC, INC, LIBFILE, WORKDIR.
+file(READ "${README}" text)
+string(FIND "${text}" "<!-- readme-example -->" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "README.md has no <!-- readme-example --> marker")
+endif()
+string(SUBSTRING "${text}" ${pos} -1 rest)
+string(FIND "${rest}" "```c\n" start)
+string(SUBSTRING "${rest}" ${start} -1 rest)
+string(SUBSTRING "${rest}" 5 -1 rest)
+string(FIND "${rest}" "```" stop)
+string(SUBSTRING "${rest}" 0 ${stop} code)
+file(WRITE "${WORKDIR}/readme_example.c" "${code}")
+get_filename_component(libdir "${LIBFILE}" DIRECTORY)
+separate_arguments(extra_flags UNIX_COMMAND "${EXTRA}")
+execute_process(COMMAND ${CC} -std=c11 -Wall -Wextra -Werror ${extra_flags} -I${INC} "${WORKDIR}/readme_example.c" -o "${WORKDIR}/readme_example"
+                        "${LIBFILE}" "-Wl,-rpath,${libdir}" -lm
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "README example does not compile:\n${out}${err}")
+endif()
+execute_process(COMMAND "${WORKDIR}/readme_example" WORKING_DIRECTORY "${WORKDIR}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "README example exited with ${rc}")
+endif()
