@@ -7,6 +7,7 @@
  * X is the shaped matrix: M (default) or G + μM (Nesterov). X is never materialized: a
  * product with X is one or two products with G and M. */
 #include "core/error.h"
+#include "linalg/kernels.h"
 #include "linalg/linalg.h"
 #include "optim/optim_internal.h"
 
@@ -143,23 +144,7 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     float *W = p->data;
 
     /* 1. Momentum, fused with ‖X‖². */
-    double norm_sq = 0.0;
-    if (hp->nesterov) {
-#pragma omp parallel for simd schedule(static) reduction(+ : norm_sq)
-        for (size_t i = 0; i < mn; i++) {
-            float mi = mu * M[i] + G[i];
-            M[i] = mi;
-            float xi = G[i] + mu * mi;
-            norm_sq += (double)xi * xi;
-        }
-    } else {
-#pragma omp parallel for simd schedule(static) reduction(+ : norm_sq)
-        for (size_t i = 0; i < mn; i++) {
-            float mi = mu * M[i] + G[i];
-            M[i] = mi;
-            norm_sq += (double)mi * mi;
-        }
-    }
+    double norm_sq = spectra_kernel_momentum_sumsq(M, G, mu, hp->nesterov, mn);
 
     /* 2. Spike subspace. */
     const float *U = NULL;
@@ -190,13 +175,7 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     /* 8. W ← (1−ηλ)W − η'X, then the rank-k correction U diag(η'(s−σ)) Vᵀ. */
     const float decay = (float)(1.0 - (double)hp->lr * hp->weight_decay);
     const float a = (float)lr_eff;
-    if (hp->nesterov) {
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < mn; i++) W[i] = decay * W[i] - a * (G[i] + mu * M[i]);
-    } else {
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < mn; i++) W[i] = decay * W[i] - a * M[i];
-    }
+    spectra_kernel_decay_axpy(W, M, G, mu, hp->nesterov, decay, a, mn);
     /* Scale U's columns in the workspace (U is scratch from here on). */
     float *Us = (float *)U;
     for (size_t i = 0; i < k; i++) {
