@@ -11,5 +11,6 @@ typedef struct spectra_cli_command {
 } spectra_cli_command;
 
 int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

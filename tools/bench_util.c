@@ -1,0 +1,133 @@
+#include "bench_util.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/rng.h"
+#include "linalg/linalg.h"
+
+char *openblas_get_corename(void);
+char *openblas_get_config(void);
+
+double bench_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+bench_stats bench_summarize(double *s, int n) {
+    bench_stats st = {0, 0, 0, n};
+    if (n <= 0) return st;
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    st.min = s[0];
+    st.max = s[n - 1];
+    st.median = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    return st;
+}
+
+double bench_stream_triad(size_t n, int reps) {
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    if (!a || !b || !c) {
+        free(a);
+        free(b);
+        free(c);
+        return 0.0;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        a[i] = 0.0f;
+        b[i] = 1.0f;
+        c[i] = 2.0f;
+    }
+    double *t = malloc((size_t)reps * sizeof *t);
+    const float s = 3.0f;
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
+        t[r] = bench_now() - t0;
+    }
+    bench_stats st = bench_summarize(t, reps);
+    volatile float sink = a[n / 2];
+    (void)sink;
+    free(t);
+    free(a);
+    free(b);
+    free(c);
+    return 12.0 * (double)n / st.median / 1e9;
+}
+
+double bench_sgemm_rate(int m, int n, int kk, int reps) {
+    float *A = malloc((size_t)m * kk * sizeof *A), *B = malloc((size_t)kk * n * sizeof *B), *C = malloc((size_t)m * n * sizeof *C);
+    spectra_rng rng;
+    spectra_rng_seed(&rng, 7);
+    spectra_rng_fill_normal(&rng, A, (size_t)m * kk, 1.0f);
+    spectra_rng_fill_normal(&rng, B, (size_t)kk * n, 1.0f);
+    memset(C, 0, (size_t)m * n * sizeof *C);
+    double *t = malloc((size_t)(reps + 1) * sizeof *t);
+    for (int r = 0; r <= reps; r++) {
+        double t0 = bench_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, kk, 1.0f, A, kk, B, n, 0.0f, C, n);
+        t[r] = bench_now() - t0;
+    }
+    bench_stats st = bench_summarize(t + 1, reps); /* first call warms up */
+    free(t);
+    free(A);
+    free(B);
+    free(C);
+    return 2.0 * m * n * (double)kk / st.median / 1e9;
+}
+
+double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps) {
+    float *M = malloc(rows * cols * sizeof *M), *V = malloc(cols * k * sizeof *V), *P = malloc(rows * k * sizeof *P),
+          *Z = malloc(cols * k * sizeof *Z);
+    spectra_rng rng;
+    spectra_rng_seed(&rng, 8);
+    spectra_rng_fill_normal(&rng, M, rows * cols, 1.0f);
+    spectra_rng_fill_normal(&rng, V, cols * k, 1.0f);
+    double *t = malloc((size_t)(reps + 1) * sizeof *t);
+    for (int r = 0; r <= reps; r++) {
+        double t0 = bench_now();
+        spectra_mat_times_panel(rows, cols, M, k, V, 1.0f, 0.0f, P);
+        spectra_matT_times_panel(rows, cols, M, k, P, 1.0f, 0.0f, Z);
+        t[r] = bench_now() - t0;
+    }
+    bench_stats st = bench_summarize(t + 1, reps);
+    free(t);
+    free(M);
+    free(V);
+    free(P);
+    free(Z);
+    return 4.0 * (double)rows * (double)cols * (double)k / st.median / 1e9;
+}
+
+const char *bench_openblas_core(void) { return openblas_get_corename(); }
+const char *bench_openblas_config(void) { return openblas_get_config(); }
+
+const char *bench_cpu_model(void) {
+    static char model[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return model;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "model name", 10)) {
+            char *c = strchr(line, ':');
+            if (c) {
+                snprintf(model, sizeof model, "%s", c + 2);
+                model[strcspn(model, "\n")] = '\0';
+            }
+            break;
+        }
+    }
+    fclose(f);
+    return model;
+}

@@ -1,0 +1,293 @@
+/* `spectra bench optim`: the optimizer benchmark protocol of SPEC §7. For each shape and each
+ * optimizer: median/min/max step time after warm-up, the traffic model's bytes and achieved
+ * GB/s, the FLOP model and achieved GFLOP/s, state bytes, and the floor
+ * max(FLOPs / sgemm rate, bytes / triad bandwidth) with the step's distance from it — all
+ * against this machine's STREAM triad and sgemm throughput measured by the same command. */
+#include "bench_util.h"
+#include "cli.h"
+#include "spectra/spectra.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+typedef struct optim_cfg {
+    char label[32];
+    spectra_algo algo;
+    int T;
+} optim_cfg;
+
+typedef struct bench_opts {
+    size_t shapes[16][2];
+    int n_shapes;
+    optim_cfg cfgs[16];
+    int n_cfgs;
+    int repeats, warmup, json, check_finite;
+    double rank_ratio;
+} bench_opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: spectra bench optim [options]\n"
+            "  --shapes LIST     comma-separated RxC (default 1024x3072,4096x4096,4096x14336,14336x4096:\n"
+            "                    the Qwen3-0.6B and LLaMA3-8B hidden matrices)\n"
+            "  --optims LIST     from spectra-t1, spectra-t2, spectra-t4, spectra-t8 (any T), adamw, muon,\n"
+            "                    dion, sgd (default spectra-t1,spectra-t2,spectra-t4,spectra-t8,adamw,muon,dion)\n"
+            "  --repeats N       timed steps per optimizer and shape (default 10; median, min, max)\n"
+            "  --warmup N        untimed steps first (default 2; Spectra's first step is its SVD bootstrap)\n"
+            "  --rank-ratio R    Spectra rank ratio (default 0.015)\n"
+            "  --check-finite    include the library's NaN/Inf scan of the gradient (off: SPEC §7 times the step)\n"
+            "  --json            one JSON document on stdout instead of tables\n"
+            "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
+}
+
+static int parse_shapes(bench_opts *o, const char *s) {
+    o->n_shapes = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        unsigned long r = strtoul(p, &end, 10);
+        if (end == p || (*end != 'x' && *end != 'X')) return -1;
+        p = end + 1;
+        unsigned long c = strtoul(p, &end, 10);
+        if (end == p || r < 2 || c < 2 || o->n_shapes == 16) return -1;
+        o->shapes[o->n_shapes][0] = r;
+        o->shapes[o->n_shapes][1] = c;
+        o->n_shapes++;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return -1;
+    }
+    return o->n_shapes ? 0 : -1;
+}
+
+static int parse_optims(bench_opts *o, const char *s) {
+    o->n_cfgs = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (o->n_cfgs == 16) return -1;
+        optim_cfg *c = &o->cfgs[o->n_cfgs];
+        c->T = 1;
+        if (!strncmp(tok, "spectra-t", 9)) {
+            char *end;
+            long T = strtol(tok + 9, &end, 10);
+            if (*end || T < 1 || T > 64) return -1;
+            c->algo = SPECTRA_ALGO_SPECTRA;
+            c->T = (int)T;
+        } else if (spectra_algo_from_name(tok, &c->algo) != SPECTRA_OK || c->algo == SPECTRA_ALGO_SPECTRA) {
+            return -1;
+        }
+        snprintf(c->label, sizeof c->label, "%s", tok);
+        o->n_cfgs++;
+    }
+    return o->n_cfgs ? 0 : -1;
+}
+
+/* Traffic model (bytes moved per step, fp32, fusing what can be fused) and FLOP model. */
+static void models(const optim_cfg *c, size_t m, size_t n, size_t rank, double *bytes, double *flops) {
+    double mn = (double)m * (double)n, s = (double)(m < n ? m : n), L = (double)(m < n ? n : m);
+    *bytes = 0.0;
+    *flops = 0.0;
+    switch (c->algo) {
+    case SPECTRA_ALGO_SPECTRA:
+        *bytes = (5.0 + 2.0 * c->T) * 4.0 * mn;
+        *flops = (4.0 * c->T + 2.0) * mn * (double)rank;
+        break;
+    case SPECTRA_ALGO_ADAMW:
+        *bytes = 7.0 * 4.0 * mn;
+        *flops = 12.0 * mn;
+        break;
+    case SPECTRA_ALGO_MUON: /* momentum 3 passes, each NS step reads X twice and writes once, update 3 */
+        *bytes = (3.0 + 5.0 * 3.0 + 3.0) * 4.0 * mn;
+        *flops = 5.0 * (4.0 * s * s * L + 2.0 * s * s * s);
+        break;
+    case SPECTRA_ALGO_DION: /* momentum 3, MQ 1, MᵀP 1, feedback 2, update 2 */
+        *bytes = 9.0 * 4.0 * mn;
+        *flops = 8.0 * mn * (double)rank;
+        break;
+    case SPECTRA_ALGO_SGD:
+        *bytes = 5.0 * 4.0 * mn;
+        *flops = 4.0 * mn;
+        break;
+    }
+}
+
+typedef struct result {
+    bench_stats t;
+    double bytes, flops, state_bytes, floor_s;
+    size_t rank;
+} result;
+
+static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, float *W, float *G, double triad_gbs,
+                   double gemm_gflops, result *res) {
+    spectra_optim *opt;
+    spectra_hparams hp = spectra_hparams_default(c->algo);
+    hp.power_iters = c->T;
+    hp.rank_ratio = o->rank_ratio;
+    int g;
+    if (spectra_optim_create(&opt, 1) || spectra_optim_add_group(opt, &hp, &g) ||
+        spectra_optim_add_param(opt, g, "w", W, G, m, n)) {
+        fprintf(stderr, "spectra bench: %s\n", spectra_last_error());
+        return -1;
+    }
+    spectra_optim_set_check_finite(opt, o->check_finite);
+    for (int i = 0; i < o->warmup; i++)
+        if (spectra_optim_step(opt) != SPECTRA_OK) {
+            fprintf(stderr, "spectra bench: %s\n", spectra_optim_last_error(opt));
+            return -1;
+        }
+    double *ts = malloc((size_t)o->repeats * sizeof *ts);
+    for (int i = 0; i < o->repeats; i++) {
+        double t0 = bench_now();
+        spectra_optim_step(opt);
+        ts[i] = bench_now() - t0;
+    }
+    res->t = bench_summarize(ts, o->repeats);
+    free(ts);
+    spectra_param_info pi;
+    spectra_optim_param_info(opt, 0, &pi);
+    res->rank = pi.rank;
+    res->state_bytes = (double)pi.state_bytes;
+    models(c, m, n, pi.rank, &res->bytes, &res->flops);
+    if (o->check_finite) res->bytes += 4.0 * (double)m * (double)n;
+    double compute = c->algo == SPECTRA_ALGO_ADAMW || c->algo == SPECTRA_ALGO_SGD ? 0.0 : res->flops / (gemm_gflops * 1e9);
+    double memory = res->bytes / (triad_gbs * 1e9);
+    res->floor_s = compute > memory ? compute : memory;
+    spectra_optim_destroy(opt);
+    return 0;
+}
+
+static int bench_optim(int argc, char **argv) {
+    bench_opts o;
+    memset(&o, 0, sizeof o);
+    parse_shapes(&o, "1024x3072,4096x4096,4096x14336,14336x4096");
+    parse_optims(&o, "spectra-t1,spectra-t2,spectra-t4,spectra-t8,adamw,muon,dion");
+    o.repeats = 10;
+    o.warmup = 2;
+    o.rank_ratio = 0.015;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) o.json = 1;
+        else if (!strcmp(a, "--check-finite")) o.check_finite = 1;
+        else if (!strcmp(a, "--shapes") && v) {
+            if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }
+            i++;
+        } else if (!strcmp(a, "--optims") && v) {
+            if (parse_optims(&o, v)) { fprintf(stderr, "spectra bench optim: bad --optims '%s'\n", v); return 2; }
+            i++;
+        } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup")) && v) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (*end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
+            if (a[2] == 'r') o.repeats = (int)x;
+            else o.warmup = (int)x;
+            i++;
+        } else if (!strcmp(a, "--rank-ratio") && v) {
+            char *end;
+            o.rank_ratio = strtod(v, &end);
+            if (*end || !(o.rank_ratio > 0 && o.rank_ratio < 1)) { fprintf(stderr, "spectra bench optim: bad --rank-ratio '%s'\n", v); return 2; }
+            i++;
+        } else {
+            fprintf(stderr, "spectra bench optim: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    const char *coretype_env = getenv("OPENBLAS_CORETYPE");
+    if (coretype_env && !o.json)
+        fprintf(stderr, "warning: OPENBLAS_CORETYPE=%s forces OpenBLAS kernels; unset it to measure this CPU's own\n", coretype_env);
+    int threads = omp_get_max_threads();
+    if (!o.json) fprintf(stderr, "measuring STREAM triad and sgemm peak...\n");
+    double triad = bench_stream_triad((size_t)48 << 20, 10);
+    double peak = bench_sgemm_rate(4096, 4096, 4096, 3);
+    if (o.json) {
+        printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
+               "\"openblas_coretype_env\": \"%s\", \"stream_triad_gbs\": %.2f, \"sgemm_4096_gflops\": %.1f, \"results\": [",
+               bench_cpu_model(), threads, bench_openblas_core(), bench_openblas_config(), coretype_env ? coretype_env : "",
+               triad, peak);
+    } else {
+        printf("CPU %s, %d threads; OpenBLAS core %s (%s)%s\n", bench_cpu_model(), threads, bench_openblas_core(),
+               bench_openblas_config(), coretype_env ? " [OPENBLAS_CORETYPE set]" : "");
+        printf("STREAM triad %.1f GB/s; sgemm 4096^3 %.0f GFLOP/s; %d timed steps after %d warm-up%s\n", triad, peak,
+               o.repeats, o.warmup, o.check_finite ? "; with NaN/Inf scan" : "");
+    }
+    int first = 1;
+    for (int s = 0; s < o.n_shapes; s++) {
+        size_t m = o.shapes[s][0], n = o.shapes[s][1], mn = m * n;
+        float *W = malloc(mn * sizeof *W), *G = malloc(mn * sizeof *G);
+        if (!W || !G) {
+            fprintf(stderr, "spectra bench: out of memory for %zux%zu\n", m, n);
+            return 1;
+        }
+        spectra_rng rng;
+        spectra_rng_seed(&rng, 3);
+        spectra_rng_fill_normal(&rng, W, mn, 0.02f);
+        spectra_rng_fill_normal(&rng, G, mn, 1.0f);
+        size_t k = (size_t)floor(o.rank_ratio * (double)(m < n ? m : n) + 0.5);
+        if (k < 1) k = 1;
+        double panel = bench_panel_gemm_rate(m, n, k, 5);
+        if (!o.json) {
+            printf("\n%zu x %zu  (k = %zu; sgemm at the step's panel shapes: %.0f GFLOP/s)\n", m, n, k, panel);
+            printf("%-12s %10s %10s %10s %9s %8s %9s %8s %10s %8s %11s\n", "optimizer", "median ms", "min ms", "max ms",
+                   "GB model", "GB/s", "GFLOP", "GFLOP/s", "state MB", "floor ms", "x of floor");
+        }
+        double t_spectra1 = 0, t_adamw = 0, t_muon = 0;
+        for (int c = 0; c < o.n_cfgs; c++) {
+            const optim_cfg *cfg = &o.cfgs[c];
+            if (!o.json) {
+                fprintf(stderr, "  %s...\r", cfg->label);
+                fflush(stderr);
+            }
+            result r;
+            if (run_one(&o, cfg, m, n, W, G, triad, panel, &r)) return 1;
+            if (cfg->algo == SPECTRA_ALGO_SPECTRA && cfg->T == 1) t_spectra1 = r.t.median;
+            if (cfg->algo == SPECTRA_ALGO_ADAMW) t_adamw = r.t.median;
+            if (cfg->algo == SPECTRA_ALGO_MUON) t_muon = r.t.median;
+            if (o.json) {
+                printf("%s\n  {\"rows\": %zu, \"cols\": %zu, \"optimizer\": \"%s\", \"rank\": %zu, \"median_s\": %.6g, "
+                       "\"min_s\": %.6g, \"max_s\": %.6g, \"bytes_model\": %.6g, \"achieved_gbs\": %.4g, \"flops_model\": %.6g, "
+                       "\"achieved_gflops\": %.4g, \"state_bytes\": %.0f, \"floor_s\": %.6g, \"panel_sgemm_gflops\": %.1f}",
+                       first ? "" : ",", m, n, cfg->label, r.rank, r.t.median, r.t.min, r.t.max, r.bytes,
+                       r.bytes / r.t.median / 1e9, r.flops, r.flops / r.t.median / 1e9, r.state_bytes, r.floor_s, panel);
+                first = 0;
+            } else {
+                printf("%-12s %10.2f %10.2f %10.2f %9.3f %8.1f %9.2f %8.1f %10.1f %8.2f %11.2f\n", cfg->label,
+                       1e3 * r.t.median, 1e3 * r.t.min, 1e3 * r.t.max, r.bytes / 1e9, r.bytes / r.t.median / 1e9,
+                       r.flops / 1e9, r.flops / r.t.median / 1e9, r.state_bytes / 1e6, 1e3 * r.floor_s,
+                       r.t.median / r.floor_s);
+            }
+        }
+        if (!o.json) {
+            if (t_spectra1 > 0 && t_adamw > 0) printf("ratio spectra-t1 / adamw = %.2f\n", t_spectra1 / t_adamw);
+            if (t_spectra1 > 0 && t_muon > 0) printf("ratio muon / spectra-t1 = %.1f\n", t_muon / t_spectra1);
+        }
+        free(W);
+        free(G);
+    }
+    if (o.json) printf("\n]}\n");
+    return 0;
+}
+
+static void bench_usage(FILE *f) {
+    fprintf(f, "usage: spectra bench <what> [options]\n  optim   optimizer step times against this machine's floors (SPEC §7)\n");
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        bench_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "optim")) return bench_optim(argc - 1, argv + 1);
+    fprintf(stderr, "spectra bench: unknown benchmark '%s'\n", argv[1]);
+    bench_usage(stderr);
+    return 2;
+}
