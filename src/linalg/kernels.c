@@ -72,3 +72,25 @@ void spectra_kernel_decay_axpy(float *W, const float *M, const float *G, float m
         chunk_decay_axpy(W, M, G, mu, nesterov, decay, a, lo, hi);
     }
 }
+
+double spectra_kernel_momentum_sumsq_serial(float *M, const float *G, float mu, int nesterov, float *xout, size_t n) {
+    if (!nesterov || !xout) return sum_chunk_momentum(M, G, mu, nesterov, 0, n);
+    float *restrict X = xout;
+    float *restrict Mr = M;
+    const float *restrict Gr = G;
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (size_t i = 0; i < n; i++) {
+        float mi = mu * Mr[i] + Gr[i];
+        Mr[i] = mi;
+        float xi = Gr[i] + mu * mi;
+        X[i] = xi;
+        acc += (double)xi * xi;
+    }
+    return acc;
+}
+
+void spectra_kernel_decay_axpy_serial(float *W, const float *M, const float *G, float mu, int nesterov, float decay, float a,
+                                      size_t n) {
+    chunk_decay_axpy(W, M, G, mu, nesterov, decay, a, 0, n);
+}

@@ -14,4 +14,11 @@ double spectra_kernel_momentum_sumsq(float *M, const float *G, float mu, int nes
 void spectra_kernel_decay_axpy(float *W, const float *M, const float *G, float mu, int nesterov, float decay, float a,
                                size_t n);
 
+/* Serial versions over one chunk, for callers that already run inside a parallel region.
+ * momentum_sumsq_serial also writes X = G + μM into xout when nesterov (xout may be NULL
+ * otherwise). */
+double spectra_kernel_momentum_sumsq_serial(float *M, const float *G, float mu, int nesterov, float *xout, size_t n);
+void spectra_kernel_decay_axpy_serial(float *W, const float *M, const float *G, float mu, int nesterov, float decay, float a,
+                                      size_t n);
+
 #endif

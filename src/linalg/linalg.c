@@ -96,46 +96,31 @@ spectra_status spectra_qr_householder(size_t m, size_t k, float *A, float *R, fl
     return SPECTRA_OK;
 }
 
-/* One round: G = AᵀA in double, Cholesky G = LLᵀ, A <- A L⁻ᵀ. */
-static spectra_status cholqr_round(size_t m, size_t k, float *A, double *G) {
-    for (size_t i = 0; i < k; i++) {
-        for (size_t j = 0; j <= i; j++) {
-            const float *ai = A + i * m, *aj = A + j * m;
-            double s = 0.0;
-            for (size_t r = 0; r < m; r++) s += (double)ai[r] * aj[r];
-            G[i + j * k] = s;
-        }
-    }
-    /* In-place lower Cholesky. */
-    for (size_t j = 0; j < k; j++) {
-        double d = G[j + j * k];
-        for (size_t p = 0; p < j; p++) d -= G[j + p * k] * G[j + p * k];
-        if (!(d > 0.0) || !isfinite(d))
-            return spectra_set_error(SPECTRA_ERR_NUMERIC, "CholeskyQR2: Gram matrix not positive definite at column %zu (rank-deficient panel)", j);
-        d = sqrt(d);
-        G[j + j * k] = d;
-        for (size_t i = j + 1; i < k; i++) {
-            double s = G[i + j * k];
-            for (size_t p = 0; p < j; p++) s -= G[i + p * k] * G[j + p * k];
-            G[i + j * k] = s / d;
-        }
-    }
-    /* A <- A L⁻ᵀ: solve row by row, column j of the result depends on columns < j. */
-#pragma omp parallel for schedule(static) if (m * k > 65536)
-    for (size_t r = 0; r < m; r++) {
-        for (size_t j = 0; j < k; j++) {
-            double s = A[r + j * m];
-            for (size_t p = 0; p < j; p++) s -= G[j + p * k] * A[r + p * m];
-            A[r + j * m] = (float)(s / G[j + j * k]);
-        }
-    }
+size_t spectra_qr_cholesky2_work(size_t m, size_t k) { return m * k + k * k; }
+
+/* One round on the double panel D (m x k): G = DᵀD, G = RᵀR (Cholesky), D <- D R⁻¹. */
+static spectra_status cholqr_round(size_t m, size_t k, double *D, double *G, int round) {
+    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)k, (int)m, 1.0, D, (int)m, 0.0, G, (int)k);
+    lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)k, G, (lapack_int)k);
+    if (info != 0)
+        return spectra_set_error(SPECTRA_ERR_NUMERIC,
+                                 "CholeskyQR2: Gram matrix not positive definite at column %d in round %d (rank-deficient panel)",
+                                 (int)info, round);
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)m, (int)k, 1.0, G, (int)k, D, (int)m);
     return SPECTRA_OK;
 }
 
 spectra_status spectra_qr_cholesky2(size_t m, size_t k, float *A, double *work) {
-    spectra_status st = cholqr_round(m, k, A, work);
-    if (st != SPECTRA_OK) return st;
-    return cholqr_round(m, k, A, work);
+    double *D = work, *G = work + m * k;
+    for (size_t i = 0; i < m * k; i++) D[i] = A[i];
+    spectra_status st = cholqr_round(m, k, D, G, 1);
+    if (st == SPECTRA_OK) st = cholqr_round(m, k, D, G, 2);
+    if (st != SPECTRA_OK) return st; /* A untouched */
+    for (size_t i = 0; i < m * k; i++) {
+        if (!isfinite(D[i])) return spectra_set_error(SPECTRA_ERR_NUMERIC, "CholeskyQR2: non-finite result");
+    }
+    for (size_t i = 0; i < m * k; i++) A[i] = (float)D[i];
+    return SPECTRA_OK;
 }
 
 size_t spectra_svd_thin_work(size_t m, size_t n) {

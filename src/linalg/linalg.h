@@ -35,9 +35,12 @@ size_t spectra_qr_householder_work(size_t m, size_t k);
  * If R is non-NULL the k x k upper triangle (col-major) is stored there. */
 spectra_status spectra_qr_householder(size_t m, size_t k, float *A, float *R, float *work);
 
-/* CholeskyQR2: Q from two rounds of G = AᵀA (in double), R = chol(G), A <- A R⁻¹.
- * Fast (one gemm-like pass per round) but fails, returning SPECTRA_ERR_NUMERIC, when the
- * panel is numerically rank deficient (Cholesky breaks down). `work` holds 2*k*k doubles. */
+/* CholeskyQR2 in double: two rounds of G = AᵀA, R = chol(G), A <- A R⁻¹ on a double copy,
+ * rounded to fp32 once at the end — more accurate than fp32 Householder (orthogonality
+ * ~1e-8) for condition numbers up to ~1e7, and BLAS-3 fast. Fails with SPECTRA_ERR_NUMERIC,
+ * leaving A untouched, when the panel is numerically rank deficient (Cholesky breaks down).
+ * `work` holds spectra_qr_cholesky2_work(m, k) doubles. */
+size_t spectra_qr_cholesky2_work(size_t m, size_t k);
 spectra_status spectra_qr_cholesky2(size_t m, size_t k, float *A, double *work);
 
 /* SVD workspace query for spectra_svd_thin on an m x n (m >= n) col-major matrix. */

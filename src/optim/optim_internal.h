@@ -37,6 +37,7 @@ typedef struct optim_param {
     float *buf1; /* AdamW exp_avg_sq (rows*cols); Spectra V (cols*k); Dion Q (b*r) */
     size_t buf0_len, buf1_len; /* in floats */
     float *spike_s;            /* Spectra: singular values of the last step (k), not persistent */
+    int fused_threads;         /* Spectra: threads the fused passes use (workspace sized for them) */
     spectra_step_diag diag;
 } optim_param;
 
@@ -85,6 +86,9 @@ spectra_status adamw_algo_step(optim_param *p, const spectra_hparams *hp);
 spectra_status muon_algo_step(optim_param *p, const spectra_hparams *hp, optim_workspace *ws);
 spectra_status dion_algo_step(optim_param *p, const spectra_hparams *hp, optim_workspace *ws);
 spectra_status sgd_algo_step(optim_param *p, const spectra_hparams *hp);
+
+/* Tests: 0 selects the straightforward (unfused) Spectra passes, 1 (default) the fused ones. */
+void spectra_internal_set_fused(int on);
 
 /* Dion's Q is initialized from the parameter's RNG at registration and on reset. */
 void dion_algo_init_q(optim_param *p);

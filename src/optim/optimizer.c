@@ -3,6 +3,7 @@
  * handle, and leaves the handle unchanged on failure. */
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/threads.h"
 #include "linalg/linalg.h"
 #include "optim/optim_internal.h"
 
@@ -176,6 +177,7 @@ spectra_status spectra_optim_add_param(spectra_optim *opt, int group, const char
     p.rows = rows;
     p.cols = cols;
     if (hp->algo == SPECTRA_ALGO_SPECTRA) p.rank = spectra_algo_rank(rows, cols, hp->rank_ratio);
+    p.fused_threads = spectra_max_threads();
     if (hp->algo == SPECTRA_ALGO_DION) p.rank = dion_algo_rank(rows, cols, hp->rank_fraction);
     p.rng_seed = opt->seed ^ fnv1a(name);
     optim_state_lengths(&p, hp, &p.buf0_len, &p.buf1_len);

@@ -7,11 +7,14 @@
  * X is the shaped matrix: M (default) or G + μM (Nesterov). X is never materialized: a
  * product with X is one or two products with G and M. */
 #include "core/error.h"
+#include "core/threads.h"
 #include "linalg/kernels.h"
 #include "linalg/linalg.h"
 #include "optim/optim_internal.h"
 
 #include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
@@ -22,10 +25,25 @@ static size_t sketch_cols(const optim_param *p, const spectra_hparams *hp) {
     return l > r ? r : l;
 }
 
+/* Rows per block of the fused passes: a block of X is streamed once from memory and reused
+ * from cache by the panel gemm. Overridable for tuning with SPECTRA_BLOCK_ROWS. */
+static size_t block_rows(size_t n) {
+    static size_t override = (size_t)-1;
+    if (override == (size_t)-1) {
+        const char *e = getenv("SPECTRA_BLOCK_ROWS");
+        long v = e ? strtol(e, NULL, 10) : 0;
+        override = v > 0 ? (size_t)v : 0;
+    }
+    if (override) return override;
+    size_t b = ((size_t)2 << 20) / (4 * n); /* ~2 MiB of X per block */
+    if (b < 16) b = 16;
+    return (b + 7) & ~(size_t)7;
+}
+
 /* Workspace layout (floats): Q (m*l) | U (m*k) | Z (n*l) | Ub (n*l) | S (l) | VbT (l*l) |
- * qr work | svd work; ints: 8l for sgesdd. */
+ * qr work | svd work | per-thread X blocks (Nesterov fused path); ints: 8l for sgesdd. */
 typedef struct spectra_ws_layout {
-    size_t q, u, z, ub, s, vbt, qrw, svdw, total_f, total_i;
+    size_t q, u, z, ub, s, vbt, qrw, svdw, xblk, total_f, total_i;
 } spectra_ws_layout;
 
 static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp) {
@@ -43,6 +61,8 @@ static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp)
     off += qa > qb ? qa : qb;
     L.svdw = off;
     off += spectra_svd_thin_work(n, l);
+    L.xblk = off;
+    if (hp->nesterov) off += (size_t)p->fused_threads * block_rows(n) * n;
     L.total_f = off;
     L.total_i = 8 * l;
     return L;
@@ -50,8 +70,17 @@ static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp)
 
 ws_need spectra_algo_ws(const optim_param *p, const spectra_hparams *hp) {
     spectra_ws_layout L = layout(p, hp);
-    ws_need w = {L.total_f, 0, L.total_i};
+    ws_need w = {L.total_f, spectra_qr_cholesky2_work(p->rows, p->rank), L.total_i};
     return w;
+}
+
+/* Thin QR of the m x k power-iteration panel. CholeskyQR2 (double Gram) is both faster and
+ * more accurate than fp32 Householder on tall panels (docs/BENCHMARKS.md); Householder
+ * handles the short ones and every panel CholeskyQR2 refuses (numerically rank deficient). */
+#define SPECTRA_CHOLQR_MIN_ROWS 8192
+static spectra_status panel_qr(size_t m, size_t k, float *P, float *fwork, double *dwork) {
+    if (m >= SPECTRA_CHOLQR_MIN_ROWS && spectra_qr_cholesky2(m, k, P, dwork) == SPECTRA_OK) return SPECTRA_OK;
+    return spectra_qr_householder(m, k, P, NULL, fwork);
 }
 
 /* out (m x c) = X B, X = M or G + μM. */
@@ -106,30 +135,103 @@ static spectra_status bootstrap(optim_param *p, const spectra_hparams *hp, float
     return SPECTRA_OK;
 }
 
-/* T rounds of warm-started subspace iteration from the cached V. */
-static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, float *ws, const float **U_out) {
-    size_t m = p->rows, n = p->cols, k = p->rank;
+/* Normalizes Z's columns into the cache V and records s (the zero-column guard lives here). */
+static void normalize_into_cache(optim_param *p, const float *Z) {
+    size_t n = p->cols, k = p->rank;
+    float *V = p->buf1;
+    for (size_t i = 0; i < k; i++) {
+        const float *zi = Z + i * n;
+        float *vi = V + i * n;
+        double s = spectra_norm2(zi, n);
+        /* A vanishing column keeps its previous direction: the cache never holds a zero or
+         * NaN column, and s_i = 0 contributes nothing to the spike. */
+        if (s > 1e-30) {
+            float inv = (float)(1.0 / s);
+            for (size_t j = 0; j < n; j++) vi[j] = zi[j] * inv;
+            p->spike_s[i] = (float)s;
+        } else {
+            p->spike_s[i] = 0.0f;
+        }
+    }
+}
+
+/* Rows [lo, hi) of thread t out of nt, in whole blocks. */
+static void thread_rows(size_t m, size_t b, int t, int nt, size_t *lo, size_t *hi) {
+    size_t nblocks = (m + b - 1) / b;
+    size_t b0 = nblocks * (size_t)t / (size_t)nt, b1 = nblocks * (size_t)(t + 1) / (size_t)nt;
+    *lo = b0 * b < m ? b0 * b : m;
+    *hi = b1 * b < m ? b1 * b : m;
+}
+
+/* Fused pass 1: M ← μM + G and P = X V, one row block at a time so each block of X is read
+ * from memory once and reused from cache by the gemm. Returns ‖X‖². */
+static double fused_momentum_project(optim_param *p, const spectra_hparams *hp, float *P, float *xblk) {
+    const size_t m = p->rows, n = p->cols, k = p->rank, b = block_rows(n);
+    const float mu = (float)hp->momentum;
+    float *M = p->buf0;
+    const float *G = p->grad, *V = p->buf1;
+    double partial[SPECTRA_MAX_THREADS] = {0};
+    int nt = p->fused_threads;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        size_t lo, hi;
+        thread_rows(m, b, t, T, &lo, &hi);
+        float *xb = hp->nesterov ? xblk + (size_t)t * b * n : NULL;
+        double acc = 0.0;
+        for (size_t r0 = lo; r0 < hi; r0 += b) {
+            size_t rb = r0 + b < hi ? b : hi - r0;
+            float *Mb = M + r0 * n;
+            const float *Gb = G + r0 * n;
+            acc += spectra_kernel_momentum_sumsq_serial(Mb, Gb, mu, hp->nesterov, xb, rb * n);
+            const float *Xb = hp->nesterov ? xb : Mb;
+            cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)rb, (int)k, (int)n, 1.0f, Xb, (int)n, V, (int)n, 0.0f,
+                        P + r0, (int)m);
+        }
+        partial[t] = acc;
+    }
+    double total = 0.0;
+    for (int t = 0; t < nt; t++) total += partial[t];
+    return total;
+}
+
+/* Fused final pass: W ← (1−ηλ)W − η'X + U_s Vᵀ per row block (U_s = U diag(η'(s−σ))). */
+static void fused_update(optim_param *p, const spectra_hparams *hp, float decay, float a, const float *Us) {
+    const size_t m = p->rows, n = p->cols, k = p->rank, b = block_rows(n);
+    const float mu = (float)hp->momentum;
+    float *W = p->data;
+    const float *M = p->buf0, *G = p->grad, *V = p->buf1;
+    int nt = p->fused_threads;
+#pragma omp parallel num_threads(nt)
+    {
+        size_t lo, hi;
+        thread_rows(m, b, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        for (size_t r0 = lo; r0 < hi; r0 += b) {
+            size_t rb = r0 + b < hi ? b : hi - r0;
+            spectra_kernel_decay_axpy_serial(W + r0 * n, M + r0 * n, G + r0 * n, mu, hp->nesterov, decay, a, rb * n);
+            /* W_bᵀ (col-major n x rb) += V (n x k) · U_s[r0:r0+rb]ᵀ */
+            cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)n, (int)rb, (int)k, 1.0f, V, (int)n, Us + r0, (int)m,
+                        1.0f, W + r0 * n, (int)n);
+        }
+    }
+}
+
+static int g_fused = 1;
+void spectra_internal_set_fused(int on) { g_fused = on ? 1 : 0; }
+
+/* T rounds of warm-started subspace iteration from the cached V. With `fused`, the first
+ * product P = XV was already computed by the momentum pass. */
+static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, float *ws, double *dws, int fused,
+                                    const float **U_out) {
+    size_t m = p->rows, k = p->rank;
     spectra_ws_layout L = layout(p, hp);
     float *P = ws + L.q, *Z = ws + L.z, *qrw = ws + L.qrw;
-    float *V = p->buf1;
     for (int t = 0; t < hp->power_iters; t++) {
-        x_times(p, hp, k, V, P);
-        spectra_status st = spectra_qr_householder(m, k, P, NULL, qrw);
+        if (!(fused && t == 0)) x_times(p, hp, k, p->buf1, P);
+        spectra_status st = panel_qr(m, k, P, qrw, dws);
         if (st != SPECTRA_OK) return st;
         xt_times(p, hp, k, P, Z);
-        for (size_t i = 0; i < k; i++) {
-            float *zi = Z + i * n, *vi = V + i * n;
-            double s = spectra_norm2(zi, n);
-            /* A vanishing column keeps its previous direction: the cache never holds a
-             * zero or NaN column, and s_i = 0 contributes nothing to the spike. */
-            if (s > 1e-30) {
-                float inv = (float)(1.0 / s);
-                for (size_t j = 0; j < n; j++) vi[j] = zi[j] * inv;
-                p->spike_s[i] = (float)s;
-            } else {
-                p->spike_s[i] = 0.0f;
-            }
-        }
+        normalize_into_cache(p, Z);
     }
     *U_out = P;
     return SPECTRA_OK;
@@ -143,15 +245,18 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     const float *G = p->grad;
     float *W = p->data;
 
-    /* 1. Momentum, fused with ‖X‖². */
-    double norm_sq = spectra_kernel_momentum_sumsq(M, G, mu, hp->nesterov, mn);
-
-    /* 2. Spike subspace. */
+    /* 1–2. Momentum fused with ‖X‖² (and, on the fused path, with the first P = XV), then
+     * the spike subspace. */
     const float *U = NULL;
     spectra_status st;
     int boot = !p->cache_valid;
+    int fused = g_fused && !boot;
+    double norm_sq;
+    spectra_ws_layout L = layout(p, hp);
+    if (fused) norm_sq = fused_momentum_project(p, hp, wsp->f + L.q, wsp->f + L.xblk);
+    else norm_sq = spectra_kernel_momentum_sumsq(M, G, mu, hp->nesterov, mn);
     if (boot) st = bootstrap(p, hp, wsp->f, wsp->i, &U);
-    else st = power_iterate(p, hp, wsp->f, &U);
+    else st = power_iterate(p, hp, wsp->f, wsp->d, fused, &U);
     if (st != SPECTRA_OK) return st;
     p->cache_valid = 1;
 
@@ -172,18 +277,21 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     p->diag.lr_eff = lr_eff;
     p->diag.bootstrapped = boot;
 
-    /* 8. W ← (1−ηλ)W − η'X, then the rank-k correction U diag(η'(s−σ)) Vᵀ. */
-    const float decay = (float)(1.0 - (double)hp->lr * hp->weight_decay);
+    /* 8. W ← (1−ηλ)W − η'X plus the rank-k correction U diag(η'(s−σ)) Vᵀ. U is scratch now. */
+    const float decay = (float)(1.0 - hp->lr * hp->weight_decay);
     const float a = (float)lr_eff;
-    spectra_kernel_decay_axpy(W, M, G, mu, hp->nesterov, decay, a, mn);
-    /* Scale U's columns in the workspace (U is scratch from here on). */
     float *Us = (float *)U;
     for (size_t i = 0; i < k; i++) {
         float d = (float)(lr_eff * ((double)p->spike_s[i] - sigma_tail));
         float *ui = Us + i * m;
         for (size_t j = 0; j < m; j++) ui[j] *= d;
     }
-    spectra_mat_add_lowrank(m, n, W, k, 1.0f, Us, p->buf1);
+    if (fused) {
+        fused_update(p, hp, decay, a, Us);
+    } else {
+        spectra_kernel_decay_axpy(W, M, G, mu, hp->nesterov, decay, a, mn);
+        spectra_mat_add_lowrank(m, n, W, k, 1.0f, Us, p->buf1);
+    }
     p->step++;
     return SPECTRA_OK;
 }
