@@ -23,3 +23,10 @@ if(SPECTRA_FUZZ)
     target_link_libraries(${fz} PRIVATE spectra)
   endforeach()
 endif()
+
+if(SPECTRA_BUILD_TOOLS AND SPECTRA_SYSTEM_PYTHON)
+  add_test(NAME test_prepare_cli
+           COMMAND ${SPECTRA_SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_prepare_cli.py
+                   $<TARGET_FILE:spectra_cli> ${CMAKE_CURRENT_BINARY_DIR}/prepare_cli_work)
+  set_tests_properties(test_prepare_cli PROPERTIES SKIP_RETURN_CODE 77)
+endif()
