@@ -35,7 +35,6 @@ typedef struct split_out {
     spectra_token_buf buf;
     size_t docs, shards;
     unsigned long long bytes, tokens;
-    char shard_names[64][96];
 } split_out;
 
 static int flush_shard(split_out *s) {
@@ -48,7 +47,6 @@ static int flush_shard(split_out *s) {
         fprintf(stderr, "\nspectra prepare: %s\n", spectra_last_error());
         return -1;
     }
-    if (s->shards < 64) snprintf(s->shard_names[s->shards], sizeof s->shard_names[0], "%s", fname);
     s->shards++;
     s->buf.len = 0;
     return 0;
@@ -303,9 +301,11 @@ int cmd_prepare(int argc, char **argv) {
             for (int k = 0; k < 2; k++) {
                 fprintf(f, "    \"%s\": {\"documents\": %zu, \"bytes\": %llu, \"tokens\": %llu, \"shards\": [", sp[k].name,
                         sp[k].docs, sp[k].bytes, sp[k].tokens);
-                for (size_t j = 0; j < sp[k].shards && j < 64; j++) {
-                    if (j) fprintf(f, ", ");
-                    json_str(f, sp[k].shard_names[j]);
+                for (size_t j = 0; j < sp[k].shards; j++) {
+                    char fname[96];
+                    snprintf(fname, sizeof fname, "%s_%s_%06zu.bin", sp[k].prefix, sp[k].name, j);
+                    fprintf(f, "%s", j ? ", " : "");
+                    json_str(f, fname);
                 }
                 fprintf(f, "]}%s\n", k ? "" : ",");
             }

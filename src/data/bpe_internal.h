@@ -16,8 +16,8 @@ typedef struct spectra_bytemap {
     int16_t cp_byte[324]; /* inverse for code points < 324, -1 where unused */
 } spectra_bytemap;
 void spectra_bytemap_init(spectra_bytemap *m);
-/* Appends the UTF-8 form of the mapped string of `bytes` to a malloc'd buffer. Returns
- * the number of bytes written into out (capacity must be >= 2*n). */
+/* Writes the UTF-8 form of the mapped string of `bytes` into out (capacity >= 2*n:
+ * every mapped code point is below U+0800). Returns the number of bytes written. */
 size_t spectra_bytemap_encode(const spectra_bytemap *m, const unsigned char *bytes, size_t n, char *out);
 /* Inverse: parses a mapped UTF-8 string back to bytes; returns -1 if a code point is not
  * one of the 256 mapped ones or the UTF-8 is malformed. out capacity >= n. */
@@ -52,9 +52,8 @@ static inline uint64_t spectra_hash_u64(uint64_t x) {
 /* Byte-string keyed map to uint64 values; keys are copied into an arena. */
 typedef struct spectra_strmap {
     uint64_t *hashes;   /* 0 = empty slot */
-    uint64_t *koff;     /* key offset in arena (high 40 bits) | key length (low 24 bits) is
-                           too tight for long keys, so offset and length are separate */
-    uint32_t *klen;
+    uint64_t *koff;     /* key offset in arena */
+    uint32_t *klen;     /* key length */
     uint64_t *vals;
     size_t cap, count;
     unsigned char *arena;

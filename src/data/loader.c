@@ -144,8 +144,7 @@ static void make_perm(spectra_loader *ld, uint64_t epoch) {
         spectra_rng rng;
         spectra_rng_seed(&rng, ld->cfg.seed ^ (0x9E3779B97F4A7C15ULL * (epoch + 1)));
         for (uint64_t i = ld->nwin - 1; i > 0; i--) {
-            /* Lemire-style bounded draw; the tiny modulo bias of a 64-bit draw is irrelevant
-             * here, but this keeps it exact and cheap. */
+            /* The modulo bias of a 64-bit draw over < 2^32 windows is below 2^-32. */
             uint64_t j = spectra_rng_next(&rng) % (i + 1);
             uint64_t t = ld->perm[i];
             ld->perm[i] = ld->perm[j];
