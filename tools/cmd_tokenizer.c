@@ -211,7 +211,9 @@ static int cmd_train(size_t vocab, spectra_corpus *c, const char *out) {
         fprintf(stderr, "\nspectra: %s\n", spectra_last_error());
         rc = 1;
     } else {
-        fprintf(stderr, "train: vocab %zu written to %s/encoder.json and %s/vocab.bpe (%.2f s total)\n", vocab, out, out,
+        size_t got = spectra_bpe_trainer_vocab_size(tr);
+        if (got < vocab) fprintf(stderr, "\ntrain: stopped at %zu ids: no pair occurs twice any more\n", got);
+        fprintf(stderr, "train: vocab %zu written to %s/encoder.json and %s/vocab.bpe (%.2f s total)\n", got, out, out,
                 data_now() - t0);
     }
     spectra_bpe_trainer_free(tr);

@@ -88,8 +88,11 @@ typedef int (*spectra_bpe_progress_fn)(void *ctx, size_t done, size_t total);
  * the multiset of words added. vocab_size must be in [257, 65536]. */
 spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_size,
                                          spectra_bpe_progress_fn progress, void *ctx);
-/* Number of distinct words and total words seen so far. */
+/* Number of distinct words seen so far. */
 size_t spectra_bpe_trainer_unique_words(const spectra_bpe_trainer *tr);
+/* Ids in the trained vocabulary including <|endoftext|> (smaller than requested when
+ * training stopped early), 0 before a successful train(). */
+size_t spectra_bpe_trainer_vocab_size(const spectra_bpe_trainer *tr);
 /* Writes dir/encoder.json and dir/vocab.bpe (atomically) in GPT-2's format. The
  * directory must exist. */
 spectra_status spectra_bpe_trainer_save(const spectra_bpe_trainer *tr, const char *dir);

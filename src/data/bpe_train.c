@@ -76,6 +76,10 @@ void spectra_bpe_trainer_free(spectra_bpe_trainer *tr) {
 
 size_t spectra_bpe_trainer_unique_words(const spectra_bpe_trainer *tr) { return tr ? tr->words.count : 0; }
 
+size_t spectra_bpe_trainer_vocab_size(const spectra_bpe_trainer *tr) {
+    return tr && tr->trained ? tr->ntok + 1 : 0;
+}
+
 spectra_status spectra_bpe_trainer_add_text(spectra_bpe_trainer *tr, const void *text, size_t len) {
     if (!tr || (!text && len)) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "bpe_trainer_add_text: NULL argument");
     unsigned char *fixed = NULL;
