@@ -4,12 +4,14 @@
  * bytes, and a mix of valid text and ill-formed UTF-8. Both sides see the same files:
  * node decodes them with Buffer.toString('utf8') (U+FFFD per maximal ill-formed
  * subpart), our encoder applies the same repair. Also checks decode(encode(x)) == x on
- * the valid inputs and the GPT-2 ids of a few strings known from OpenAI's tokenizer. */
+ * the valid inputs and the GPT-2 ids of a few strings known from OpenAI's tokenizer.
+ * Then the same comparison with a 4096-id vocabulary trained here and loaded by both. */
 #include "spectra/spectra.h"
 #include "test_util.h"
 #include "data_test_util.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 static const char hard_cases[] =
     "It's can't we'll I'm you're they've he'd 'S 'LL O'Neil rock'n'roll ''quoted'' 's't\n"
@@ -22,6 +24,54 @@ static const char hard_cases[] =
     "JSON {\"a\",\"b\"} \",\" '\"\"' ))),,, ]],[ '',' <|endoftext|> <|endoftext|>x\n"
     "accents: caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 e\xcc\x81 (combining)\n"
     "trailing spaces   \n   \n";
+
+static int read_all(const char *path, unsigned char **data, size_t *len);
+
+/* Runs the reference on the files and compares its ids with ours; returns ids compared. */
+static size_t compare_with_js(spectra_tokenizer *tok, const char *module, const char *const *files,
+                              const unsigned char *const *inputs, const size_t *lens, int nfiles) {
+    char cmd[16384];
+    int k = snprintf(cmd, sizeof cmd, "node '%s/tests/data/gpt2_ref.js' '%s' ref_out.bin", SPECTRA_SOURCE_DIR, module);
+    for (int f = 0; f < nfiles; f++) k += snprintf(cmd + k, sizeof cmd - (size_t)k, " '%s'", files[f]);
+    int rc = system(cmd);
+    CHECK_MSG(rc == 0, "reference encoder failed: %s", cmd);
+    unsigned char *ref = NULL;
+    size_t ref_len = 0, off = 0, total = 0;
+    if (rc == 0) CHECK(read_all("ref_out.bin", &ref, &ref_len) == 0);
+    spectra_token_buf ids = {0};
+    for (int f = 0; f < nfiles && ref; f++) {
+        int32_t cnt;
+        if (off + 4 > ref_len) {
+            CHECK_MSG(0, "reference output too short");
+            break;
+        }
+        memcpy(&cnt, ref + off, 4);
+        off += 4;
+        const int32_t *want = (const int32_t *)(ref + off);
+        off += 4 * (size_t)cnt;
+        ids.len = 0;
+        CHECK_OK(spectra_tokenizer_encode(tok, inputs[f], lens[f], &ids));
+        size_t first = ids.len == (size_t)cnt ? (size_t)-1 : (ids.len < (size_t)cnt ? ids.len : (size_t)cnt);
+        for (size_t i = 0; i < ids.len && i < (size_t)cnt; i++)
+            if (ids.ids[i] != want[i]) {
+                first = i;
+                break;
+            }
+        CHECK_MSG(first == (size_t)-1, "%s with %s: %zu ids vs reference %d; first difference at id %zu (ours %d, ref %d)",
+                  files[f], module, ids.len, cnt, first, first < ids.len ? ids.ids[first] : -1,
+                  first < (size_t)cnt ? want[first] : -1);
+        total += ids.len;
+        if (f < 2) { /* valid UTF-8: decoding gives the bytes back */
+            spectra_byte_buf out = {0};
+            CHECK_OK(spectra_tokenizer_decode(tok, ids.ids, ids.len, &out));
+            CHECK(out.len == lens[f] && !memcmp(out.data, inputs[f], lens[f]));
+            spectra_byte_buf_free(&out);
+        }
+    }
+    free(ref);
+    spectra_token_buf_free(&ids);
+    return total;
+}
 
 static int read_all(const char *path, unsigned char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -103,50 +153,36 @@ int main(void) {
     }
     CHECK(write_bytes("ref_mix.bin", mix, m) == 0);
 
-    char cmd[16384];
-    snprintf(cmd, sizeof cmd,
-             "node '%s/tests/data/gpt2_ref.js' '%s' ref_out.bin ref_corpus.txt ref_hard.txt ref_random.bin ref_mix.bin",
-             SPECTRA_SOURCE_DIR, pkg);
-    int rc = system(cmd);
-    CHECK_MSG(rc == 0, "reference encoder failed: %s", cmd);
-    unsigned char *ref = NULL;
-    size_t ref_len = 0;
-    if (rc == 0) CHECK(read_all("ref_out.bin", &ref, &ref_len) == 0);
     const char *files[] = {"ref_corpus.txt", "ref_hard.txt", "ref_random.bin", "ref_mix.bin"};
     const unsigned char *inputs[] = {text, (const unsigned char *)hard_cases, rnd, mix};
     const size_t lens[] = {n, sizeof hard_cases - 1, sizeof rnd, m};
-    size_t off = 0, total = 0;
-    for (int f = 0; f < 4 && ref; f++) {
-        int32_t cnt;
-        if (off + 4 > ref_len) {
-            CHECK_MSG(0, "reference output too short");
-            break;
-        }
-        memcpy(&cnt, ref + off, 4);
-        off += 4;
-        const int32_t *want = (const int32_t *)(ref + off);
-        off += 4 * (size_t)cnt;
-        ids.len = 0;
-        CHECK_OK(spectra_tokenizer_encode(tok, inputs[f], lens[f], &ids));
-        size_t first = ids.len == (size_t)cnt ? (size_t)-1 : (ids.len < (size_t)cnt ? ids.len : (size_t)cnt);
-        for (size_t i = 0; i < ids.len && i < (size_t)cnt; i++)
-            if (ids.ids[i] != want[i]) {
-                first = i;
-                break;
-            }
-        CHECK_MSG(first == (size_t)-1, "%s: %zu ids vs reference %d; first difference at id %zu (ours %d, ref %d)",
-                  files[f], ids.len, cnt, first, first < ids.len ? ids.ids[first] : -1,
-                  first < (size_t)cnt ? want[first] : -1);
-        total += ids.len;
-        if (f < 2) { /* valid UTF-8: decoding gives the bytes back */
-            spectra_byte_buf out = {0};
-            CHECK_OK(spectra_tokenizer_decode(tok, ids.ids, ids.len, &out));
-            CHECK(out.len == lens[f] && !memcmp(out.data, inputs[f], lens[f]));
-            spectra_byte_buf_free(&out);
-        }
+    char module[8192];
+    snprintf(module, sizeof module, "%s/Encoder.js", pkg);
+    size_t total = compare_with_js(tok, module, files, inputs, lens, 4);
+
+    /* A vocabulary trained here must load in Encoder.js too and encode the same way:
+     * this checks the trainer's files and our encoder on a second, unrelated merge list. */
+    spectra_bpe_trainer *tr = NULL;
+    CHECK_OK(spectra_bpe_trainer_create(&tr));
+    for (size_t i = 0; tr && i < spectra_corpus_size(cb); i += 2) {
+        size_t len;
+        const char *d = spectra_corpus_doc(cb, i, &len);
+        CHECK_OK(spectra_bpe_trainer_add_text(tr, d, len));
     }
+    mkdir("ref_bpe", 0755);
+    CHECK_OK(spectra_bpe_trainer_train(tr, 4096, NULL, NULL));
+    CHECK_OK(spectra_bpe_trainer_save(tr, "ref_bpe"));
+    spectra_bpe_trainer_free(tr);
+    unsigned char *js = NULL;
+    size_t js_len = 0;
+    CHECK(read_all(module, &js, &js_len) == 0);
+    CHECK(write_bytes("ref_bpe/Encoder.js", js, js_len) == 0);
+    free(js);
+    spectra_tokenizer *tok4k = NULL;
+    CHECK_OK(spectra_tokenizer_load_dir("ref_bpe", &tok4k));
+    if (tok4k) total += compare_with_js(tok4k, "ref_bpe/Encoder.js", files, inputs, lens, 4);
+    spectra_tokenizer_free(tok4k);
     printf("test_tokenizer_ref: %zu bytes of corpus, %zu ids compared with gpt-3-encoder\n", n, total);
-    free(ref);
     free(text);
     spectra_token_buf_free(&ids);
     spectra_corpus_free(cb);
