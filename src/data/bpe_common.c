@@ -163,10 +163,13 @@ struct spectra_pretok {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jstack;
     int jit;
-#else
-    int unused;
 #endif
+    int no_fast;
 };
+
+void spectra_pretok_set_fast_path(spectra_pretok *p, int on) {
+    if (p) p->no_fast = !on;
+}
 
 spectra_status spectra_pretok_create(spectra_pretok **out) {
     *out = NULL;
@@ -271,7 +274,7 @@ static size_t ascii_match(const unsigned char *t, size_t len, size_t pos) {
 int spectra_pretok_next(spectra_pretok *p, const unsigned char *text, size_t len, size_t *pos, size_t *start,
                         size_t *end) {
     if (*pos >= len) return 0;
-    size_t e = ascii_match(text, len, *pos);
+    size_t e = p->no_fast ? 0 : ascii_match(text, len, *pos);
     if (e) {
         *start = *pos;
         *end = *pos = e;

@@ -39,6 +39,9 @@ void spectra_pretok_free(spectra_pretok *p);
 int spectra_pretok_next(spectra_pretok *p, const unsigned char *text, size_t len, size_t *pos,
                         size_t *start, size_t *end);
 
+/* The ASCII fast path is on by default; tests turn it off to compare with PCRE2 alone. */
+void spectra_pretok_set_fast_path(spectra_pretok *p, int on);
+
 uint64_t spectra_hash_bytes(const void *p, size_t n);
 static inline uint64_t spectra_hash_u64(uint64_t x) {
     x ^= x >> 33;
