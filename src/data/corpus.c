@@ -149,7 +149,7 @@ static int attaches_right(const char *w, size_t n) {
  * with a tab, paragraphs separated by blank lines. Tags go; words are rejoined with
  * the usual spacing around punctuation, `` and '' become straight double quotes. */
 static char *brown_detag(const char *in, size_t n, size_t *out_len) {
-    char *o = malloc(n + 1);
+    char *o = malloc(2 * n + 16); /* the output is never longer than n + 1; spare room */
     if (!o) return NULL;
     size_t k = 0;
     int pending_para = 0, no_space = 1;

@@ -208,8 +208,10 @@ static spectra_status load_merges(spectra_tokenizer *t, const spectra_strmap *by
             size_t ls = i, le = e;
             i = e + 1;
             line++;
+            /* As encoder.py's bpe_data.split("\n")[1:-1] (and Encoder.js): the first line
+             * (#version) and a last line without a newline are not merges. */
+            if (line == 1 || e == n) continue;
             if (le > ls && text[le - 1] == '\r') le--;
-            if (line == 1 && le - ls >= 8 && !memcmp(text + ls, "#version", 8)) continue;
             if (le == ls) continue;
             /* "a b": split at the single space (mapped strings never contain U+0020) */
             const char *sp = memchr(text + ls, ' ', le - ls);
