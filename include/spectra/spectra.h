@@ -4,5 +4,6 @@
 
 #include "spectra/status.h"
 #include "spectra/optim.h"
+#include "spectra/model.h"
 
 #endif
