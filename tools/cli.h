@@ -11,5 +11,7 @@ typedef struct spectra_cli_command {
 } spectra_cli_command;
 
 int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_bench_model(int argc, char **argv);
 
 #endif

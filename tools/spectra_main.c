@@ -8,6 +8,7 @@
 
 static const spectra_cli_command commands[] = {
     {"demo", "run Spectra on a synthetic spiked problem and show what it did", cmd_demo},
+    {"bench", "benchmarks: `bench model` times a transformer forward/backward", cmd_bench},
 };
 
 static void usage(FILE *out) {

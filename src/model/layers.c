@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Large N*d loops are split over threads; tiny ones (tests) are not worth a fork. */
-#define PAR_MIN_WORK 16384
+#define PAR_MIN_WORK 2048
 
 static inline float dotf(const float *a, const float *b, int n) {
     float s = 0.0f;

@@ -1,0 +1,1 @@
+spectra_add_c_test(test_model_layers ${CMAKE_CURRENT_LIST_DIR}/test_layers.c)
