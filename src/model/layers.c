@@ -20,6 +20,19 @@ static inline float dotf(const float *a, const float *b, int n) {
     return s;
 }
 
+/* Max over 16 independent lanes: vectorizes under gcc and clang without fast-math. */
+static float max_array(const float *x, int n) {
+    float m[16];
+    for (int k = 0; k < 16; k++) m[k] = -INFINITY;
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int k = 0; k < 16; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+    for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
+    float r = m[0];
+    for (int k = 1; k < 16; k++) r = m[k] > r ? m[k] : r;
+    return r;
+}
+
 static inline void axpyf(float *y, float a, const float *x, int n) {
 #pragma omp simd
     for (int i = 0; i < n; i++) y[i] += a * x[i];
@@ -239,7 +252,6 @@ void spectra_swiglu_forward(float *h, const float *gu, int N, int ff) {
     for (int i = 0; i < N; i++) {
         const float *g = gu + (size_t)i * 2 * ff, *u = g + ff;
         float *hi = h + (size_t)i * ff;
-#pragma omp simd
         for (int j = 0; j < ff; j++) hi[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
     }
 }
@@ -250,7 +262,6 @@ void spectra_swiglu_backward(float *dgu, const float *dh, const float *gu, int N
         const float *g = gu + (size_t)i * 2 * ff, *u = g + ff;
         const float *d = dh + (size_t)i * ff;
         float *dg = dgu + (size_t)i * 2 * ff, *du = dg + ff;
-#pragma omp simd
         for (int j = 0; j < ff; j++) {
             float gj = g[j], uj = u[j];
             float s = 1.0f / (1.0f + expf(-gj));
@@ -267,12 +278,9 @@ double spectra_crossentropy_forward(float *probs_logits, float *losses, const in
 #pragma omp parallel for schedule(static) reduction(+ : total) if ((size_t)N * V >= PAR_MIN_WORK)
     for (int i = 0; i < N; i++) {
         float *x = probs_logits + (size_t)i * V;
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        float mx = max_array(x, V);
         float target_logit = x[targets[i]];
         float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
         for (int j = 0; j < V; j++) {
             float e = expf(x[j] - mx);
             x[j] = e;
