@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "spectra/spectra.h"
 
@@ -82,6 +83,23 @@ int cmd_bench_model(int argc, char **argv) {
         return 2;
     }
     if (vocab) cfg.vocab_size = vocab;
+    /* Refuse shapes whose parameters + gradients alone exceed free memory (llama3-8b
+     * needs 32 GB) rather than being killed by the OOM killer while zero-filling. */
+    size_t n_params = spectra_model_config_num_params(&cfg);
+    double need_gb = (double)n_params * 2 * sizeof(float) / 1e9;
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have_gb = pages > 0 && page > 0 ? (double)pages * (double)page / 1e9 : 0.0;
+    if (!n_params) {
+        fprintf(stderr, "bench model: %s\n", spectra_last_error());
+        return 2;
+    }
+    if (have_gb > 0 && need_gb > 0.9 * have_gb) {
+        fprintf(stderr,
+                "bench model: %s has %zu parameters: %.1f GB for parameters and gradients, "
+                "but only %.1f GB of memory is free\n",
+                preset, n_params, need_gb, have_gb);
+        return 1;
+    }
     spectra_model *m = NULL;
     double t0 = now_s();
     if (spectra_model_create(&m, &cfg, seed) || spectra_model_reserve(m, B, T)) {
