@@ -20,6 +20,40 @@ static inline float dotf(const float *a, const float *b, int n) {
     return s;
 }
 
+/* expf that auto-vectorizes (libm's does not without -ffast-math): Cody-Waite range
+ * reduction and the Cephes degree-6 polynomial, max relative error ~2 ulp over the
+ * clamped range [-87, 88] (below -87 it returns ~1.6e-38 instead of a denormal or 0).
+ * The integer exponent comes from the bits of the rounding sum, not a float->int
+ * conversion, so NaN inputs propagate without undefined behaviour. */
+static inline float exp_vec(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float big = x * 1.44269504088896341f + magic;
+    float n = big - magic;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    int32_t bits;
+    memcpy(&bits, &big, sizeof bits);
+    bits = (bits - 0x4B400000 + 127) << 23; /* 2^n */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return y * scale;
+}
+
+static inline float sum_array(const float *x, int n) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
 /* Max over 16 independent lanes: vectorizes under gcc and clang without fast-math. */
 static float max_array(const float *x, int n) {
     float m[16];
@@ -158,91 +192,181 @@ void spectra_rope_backward(float *dx, const float *cos_t, const float *sin_t, in
     rope_apply(dx, cos_t, sin_t, B, T, n_heads, hd, stride, -1.0f);
 }
 
-void spectra_attention_forward(float *out, float *att, const float *qkv, int B, int T, int Hq,
-                               int Hkv, int hd) {
-    const int C = (Hq + 2 * Hkv) * hd, group = Hq / Hkv;
+/* Register-tiled micro-kernel shared by all attention matmuls:
+ *   acc[r][k] = sum_{i in [i0, i1)} a[r][i * as] * B[i * ldb + k],  r < ATT_RB, k < w.
+ * ATT_RB rows share each vector load of B; with w = ATT_VW (a compile-time constant
+ * after inlining) the k loop is one or two SIMD registers per row. Callers pass valid
+ * (clamped) row pointers for all ATT_RB rows and discard the rows they do not need. */
+#define ATT_RB 6
+#define ATT_VW 16
+static inline __attribute__((always_inline)) void att_tile(float acc[ATT_RB][ATT_VW],
+                                                           const float *const a[ATT_RB],
+                                                           size_t as, const float *B, size_t ldb,
+                                                           int i0, int i1, int w) {
+    for (int r = 0; r < ATT_RB; r++)
+        for (int k = 0; k < ATT_VW; k++) acc[r][k] = 0.0f;
+    for (int i = i0; i < i1; i++) {
+        const float *b = B + (size_t)i * ldb;
+        for (int r = 0; r < ATT_RB; r++) {
+            const float x = a[r][(size_t)i * as];
+            for (int k = 0; k < w; k++) acc[r][k] += x * b[k];
+        }
+    }
+}
+
+/* att_tile over a column chunk of width w <= ATT_VW, specialized for the full width. */
+static void att_tile_w(float acc[ATT_RB][ATT_VW], const float *const a[ATT_RB], size_t as,
+                       const float *B, size_t ldb, int i0, int i1, int w) {
+    if (w == ATT_VW) att_tile(acc, a, as, B, ldb, i0, i1, ATT_VW);
+    else att_tile(acc, a, as, B, ldb, i0, i1, w);
+}
+
+static int pad16(int n) { return (n + 15) & ~15; }
+
+size_t spectra_attention_scratch_floats(int T, int hd) {
+    return (size_t)pad16(T) * hd + (size_t)T * T;
+}
+
+/* dst[j * ldt + u] = src[u * C + j] for u < T, zero for u in [T, ldt). */
+static void transpose_head(float *dst, int ldt, const float *src, int C, int T, int hd) {
+    for (int j = 0; j < hd; j++) {
+        float *d = dst + (size_t)j * ldt;
+        for (int u = 0; u < T; u++) d[u] = src[(size_t)u * C + j];
+        for (int u = T; u < ldt; u++) d[u] = 0.0f;
+    }
+}
+
+/* S[t, u] = sum_j X[t, j] Yt[j, u] * scale for u <= t (rows t of X at stride ldx). */
+static void causal_scores(float *S, const float *X, int ldx, const float *Yt, int ldt, int T,
+                          int hd, float scale) {
+    float acc[ATT_RB][ATT_VW];
+    for (int t0 = 0; t0 < T; t0 += ATT_RB) {
+        const int nr = T - t0 < ATT_RB ? T - t0 : ATT_RB, tmax = t0 + nr - 1;
+        const float *a[ATT_RB];
+        for (int r = 0; r < ATT_RB; r++) a[r] = X + (size_t)(r < nr ? t0 + r : tmax) * ldx;
+        for (int u0 = 0; u0 <= tmax; u0 += ATT_VW) {
+            att_tile(acc, a, 1, Yt + u0, (size_t)ldt, 0, hd, ATT_VW);
+            for (int r = 0; r < nr; r++) {
+                const int t = t0 + r, kmax = t - u0 < ATT_VW - 1 ? t - u0 : ATT_VW - 1;
+                float *srow = S + (size_t)t * T + u0;
+                for (int k = 0; k <= kmax; k++) srow[k] = acc[r][k] * scale;
+            }
+        }
+    }
+}
+
+/* Zeros S[t, u] for u in (t, t + ATT_RB - 1], so tiles that read a few entries past the
+ * diagonal (the row blocks of the callers below) see exact zeros there. */
+static void zero_past_diagonal(float *srow, int t, int T) {
+    for (int u = t + 1; u < T && u < t + ATT_RB; u++) srow[u] = 0.0f;
+}
+
+/* Y[t, :] (= or +=) sum_{u <= t} W[t, u] M[u, :], W causal with zeroed padding. */
+static void causal_wm(float *Y, int ldy, const float *W, const float *M, int ldm, int T, int hd) {
+    float acc[ATT_RB][ATT_VW];
+    for (int t0 = 0; t0 < T; t0 += ATT_RB) {
+        const int nr = T - t0 < ATT_RB ? T - t0 : ATT_RB, tmax = t0 + nr - 1;
+        const float *a[ATT_RB];
+        for (int r = 0; r < ATT_RB; r++) a[r] = W + (size_t)(r < nr ? t0 + r : tmax) * T;
+        for (int j0 = 0; j0 < hd; j0 += ATT_VW) {
+            const int w = hd - j0 < ATT_VW ? hd - j0 : ATT_VW;
+            att_tile_w(acc, a, 1, M + j0, (size_t)ldm, 0, tmax + 1, w);
+            for (int r = 0; r < nr; r++) {
+                float *y = Y + (size_t)(t0 + r) * ldy + j0;
+                for (int k = 0; k < w; k++) y[k] = acc[r][k];
+            }
+        }
+    }
+}
+
+/* Y[u, :] += sum_{t >= u} W[t, u] M[t, :] (the transposed product), W causal with
+ * zeroed padding. */
+static void causal_wtm_acc(float *Y, int ldy, const float *W, const float *M, int ldm, int T,
+                           int hd) {
+    float acc[ATT_RB][ATT_VW];
+    for (int u0 = 0; u0 < T; u0 += ATT_RB) {
+        const int nu = T - u0 < ATT_RB ? T - u0 : ATT_RB;
+        const float *a[ATT_RB];
+        for (int r = 0; r < ATT_RB; r++) a[r] = W + (r < nu ? u0 + r : u0);
+        for (int j0 = 0; j0 < hd; j0 += ATT_VW) {
+            const int w = hd - j0 < ATT_VW ? hd - j0 : ATT_VW;
+            att_tile_w(acc, a, (size_t)T, M + j0, (size_t)ldm, u0, T, w);
+            for (int r = 0; r < nu; r++) {
+                float *y = Y + (size_t)(u0 + r) * ldy + j0;
+                for (int k = 0; k < w; k++) y[k] += acc[r][k];
+            }
+        }
+    }
+}
+
+void spectra_attention_forward(float *out, float *att, const float *qkv, float *scratch,
+                               int n_threads, int B, int T, int Hq, int Hkv, int hd) {
+    const int C = (Hq + 2 * Hkv) * hd, Cq = Hq * hd, group = Hq / Hkv, Tp = pad16(T);
     const float scale = 1.0f / sqrtf((float)hd);
-    /* Per (batch, head) hand loops rather than a batched sgemm: at T <= 1024 and hd
-     * 64..128 the blocks are small, the causal half is skipped, and the loop stays one
-     * flat OpenMP region with no BLAS call inside it. */
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) if ((size_t)B * Hq * T * T >= PAR_MIN_WORK)
+    const size_t per_thread = spectra_attention_scratch_floats(T, hd);
+    /* One task per (batch, kv head) so K is transposed once for its query heads. Hand
+     * tiles rather than sgemm: they skip the masked half, need no BLAS call inside the
+     * OpenMP region, and have no per-call overhead at T = 64. */
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(n_threads) if ((size_t)B * Hq * T * T >= PAR_MIN_WORK)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < Hq; h++) {
-            const int kvh = h / group;
+        for (int g = 0; g < Hkv; g++) {
+            float *Kt = scratch + (size_t)omp_get_thread_num() * per_thread;
             const float *base = qkv + (size_t)b * T * C;
-            float *A = att + ((size_t)b * Hq + h) * T * T;
-            for (int t = 0; t < T; t++) {
-                const float *q = base + (size_t)t * C + (size_t)h * hd;
-                float *a = A + (size_t)t * T;
-                float mx = -INFINITY;
-                for (int u = 0; u <= t; u++) {
-                    const float *k = base + (size_t)u * C + (size_t)(Hq + kvh) * hd;
-                    float s = dotf(q, k, hd) * scale;
-                    a[u] = s;
-                    mx = s > mx ? s : mx;
+            transpose_head(Kt, Tp, base + (size_t)(Hq + g) * hd, C, T, hd);
+            for (int h = g * group; h < (g + 1) * group; h++) {
+                float *A = att + ((size_t)b * Hq + h) * T * T;
+                causal_scores(A, base + (size_t)h * hd, C, Kt, Tp, T, hd, scale);
+                for (int t = 0; t < T; t++) {
+                    float *a = A + (size_t)t * T;
+                    const float mx = max_array(a, t + 1);
+                    for (int u = 0; u <= t; u++) a[u] = exp_vec(a[u] - mx);
+                    const float inv = 1.0f / sum_array(a, t + 1);
+                    for (int u = 0; u <= t; u++) a[u] *= inv;
+                    zero_past_diagonal(a, t, T);
                 }
-                float sum = 0.0f;
-                for (int u = 0; u <= t; u++) {
-                    float e = expf(a[u] - mx);
-                    a[u] = e;
-                    sum += e;
-                }
-                float inv = 1.0f / sum;
-                float *o = out + ((size_t)b * T + t) * Hq * hd + (size_t)h * hd;
-                memset(o, 0, (size_t)hd * sizeof(float));
-                for (int u = 0; u <= t; u++) {
-                    a[u] *= inv;
-                    const float *v = base + (size_t)u * C + (size_t)(Hq + Hkv + kvh) * hd;
-                    axpyf(o, a[u], v, hd);
-                }
+                causal_wm(out + (size_t)b * T * Cq + (size_t)h * hd, Cq, A,
+                          base + (size_t)(Hq + Hkv + g) * hd, C, T, hd);
             }
         }
 }
 
-void spectra_attention_backward(float *dqkv, const float *dout, const float *qkv, float *att,
-                                float *scratch, int n_threads, int B, int T, int Hq, int Hkv,
-                                int hd) {
-    const int C = (Hq + 2 * Hkv) * hd, group = Hq / Hkv;
+void spectra_attention_backward(float *dqkv, const float *dout, const float *qkv,
+                                const float *att, float *scratch, int n_threads, int B, int T,
+                                int Hq, int Hkv, int hd) {
+    const int C = (Hq + 2 * Hkv) * hd, Cq = Hq * hd, group = Hq / Hkv, Tp = pad16(T);
     const float scale = 1.0f / sqrtf((float)hd);
+    const size_t per_thread = spectra_attention_scratch_floats(T, hd);
     /* One task per (batch, kv head): the query heads that share a kv head all add into
      * its dk/dv, so they must run in the same task to stay race-free. */
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(n_threads) if ((size_t)B * Hq * T * T >= PAR_MIN_WORK)
     for (int b = 0; b < B; b++)
         for (int g = 0; g < Hkv; g++) {
-            float *dp = scratch + (size_t)omp_get_thread_num() * T;
+            float *Vt = scratch + (size_t)omp_get_thread_num() * per_thread;
+            float *D = Vt + (size_t)Tp * hd; /* T x T: dP, then dS */
             const float *base = qkv + (size_t)b * T * C;
+            const float *K = base + (size_t)(Hq + g) * hd, *V = base + (size_t)(Hq + Hkv + g) * hd;
             float *dbase = dqkv + (size_t)b * T * C;
+            float *dK = dbase + (size_t)(Hq + g) * hd, *dV = dbase + (size_t)(Hq + Hkv + g) * hd;
             for (int t = 0; t < T; t++) {
-                memset(dbase + (size_t)t * C + (size_t)(Hq + g) * hd, 0, (size_t)hd * sizeof(float));
-                memset(dbase + (size_t)t * C + (size_t)(Hq + Hkv + g) * hd, 0,
-                       (size_t)hd * sizeof(float));
+                memset(dK + (size_t)t * C, 0, (size_t)hd * sizeof(float));
+                memset(dV + (size_t)t * C, 0, (size_t)hd * sizeof(float));
             }
+            transpose_head(Vt, Tp, V, C, T, hd);
             for (int h = g * group; h < (g + 1) * group; h++) {
-                float *A = att + ((size_t)b * Hq + h) * T * T;
-                for (int t = 0; t < T; t++) {
-                    const float *q = base + (size_t)t * C + (size_t)h * hd;
-                    const float *dO = dout + ((size_t)b * T + t) * Hq * hd + (size_t)h * hd;
-                    float *a = A + (size_t)t * T;
-                    float pdp = 0.0f;
-                    for (int u = 0; u <= t; u++) {
-                        const float *v = base + (size_t)u * C + (size_t)(Hq + Hkv + g) * hd;
-                        dp[u] = dotf(dO, v, hd);
-                        pdp += a[u] * dp[u];
-                    }
-                    float *dq = dbase + (size_t)t * C + (size_t)h * hd;
-                    memset(dq, 0, (size_t)hd * sizeof(float));
-                    for (int u = 0; u <= t; u++) {
-                        const float *k = base + (size_t)u * C + (size_t)(Hq + g) * hd;
-                        float *dk = dbase + (size_t)u * C + (size_t)(Hq + g) * hd;
-                        float *dv = dbase + (size_t)u * C + (size_t)(Hq + Hkv + g) * hd;
-                        float p = a[u];
-                        float ds = p * (dp[u] - pdp) * scale; /* softmax backward */
-                        a[u] = ds;
-                        axpyf(dv, p, dO, hd);
-                        axpyf(dq, ds, k, hd);
-                        axpyf(dk, ds, q, hd);
-                    }
+                const float *A = att + ((size_t)b * Hq + h) * T * T;
+                const float *Q = base + (size_t)h * hd;
+                const float *dO = dout + (size_t)b * T * Cq + (size_t)h * hd;
+                causal_scores(D, dO, Cq, Vt, Tp, T, hd, 1.0f); /* dP = dO V^T */
+                for (int t = 0; t < T; t++) { /* softmax backward */
+                    const float *p = A + (size_t)t * T;
+                    float *d = D + (size_t)t * T, pdp = 0.0f;
+                    for (int u = 0; u <= t; u++) pdp += p[u] * d[u];
+                    for (int u = 0; u <= t; u++) d[u] = p[u] * (d[u] - pdp) * scale;
+                    zero_past_diagonal(d, t, T);
                 }
+                causal_wm(dbase + (size_t)h * hd, C, D, K, C, T, hd); /* dQ = dS K */
+                causal_wtm_acc(dK, C, D, Q, C, T, hd);                /* dK += dS^T Q */
+                causal_wtm_acc(dV, C, A, dO, Cq, T, hd);              /* dV += P^T dO */
             }
         }
 }
@@ -252,7 +376,7 @@ void spectra_swiglu_forward(float *h, const float *gu, int N, int ff) {
     for (int i = 0; i < N; i++) {
         const float *g = gu + (size_t)i * 2 * ff, *u = g + ff;
         float *hi = h + (size_t)i * ff;
-        for (int j = 0; j < ff; j++) hi[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+        for (int j = 0; j < ff; j++) hi[j] = g[j] / (1.0f + exp_vec(-g[j])) * u[j];
     }
 }
 
@@ -264,7 +388,7 @@ void spectra_swiglu_backward(float *dgu, const float *dh, const float *gu, int N
         float *dg = dgu + (size_t)i * 2 * ff, *du = dg + ff;
         for (int j = 0; j < ff; j++) {
             float gj = g[j], uj = u[j];
-            float s = 1.0f / (1.0f + expf(-gj));
+            float s = 1.0f / (1.0f + exp_vec(-gj));
             float silu = gj * s;
             dg[j] = d[j] * uj * s * (1.0f + gj * (1.0f - s));
             du[j] = d[j] * silu;
@@ -280,12 +404,8 @@ double spectra_crossentropy_forward(float *probs_logits, float *losses, const in
         float *x = probs_logits + (size_t)i * V;
         float mx = max_array(x, V);
         float target_logit = x[targets[i]];
-        float sum = 0.0f;
-        for (int j = 0; j < V; j++) {
-            float e = expf(x[j] - mx);
-            x[j] = e;
-            sum += e;
-        }
+        for (int j = 0; j < V; j++) x[j] = exp_vec(x[j] - mx);
+        float sum = sum_array(x, V);
         float inv = 1.0f / sum;
 #pragma omp simd
         for (int j = 0; j < V; j++) x[j] *= inv;

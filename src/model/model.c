@@ -29,7 +29,7 @@ typedef struct acts {
     float *dres, *dxn;      /* N x d: backward scratch */
     float *dbuf;            /* N x max(Cq, ff) */
     float *dqkv;            /* N x C3 */
-    float *attn_scratch;    /* n_threads x T */
+    float *attn_scratch;    /* n_threads x spectra_attention_scratch_floats(T, hd) */
     float *weights;         /* N: copy of the loss weights */
     int32_t *inputs, *targets; /* N each: copies, so backward does not depend on caller memory */
 } acts;
@@ -83,7 +83,7 @@ static size_t layout(spectra_model *m, int B, int T, int n_threads, float *base,
     TAKE(dxn, float, N * d);
     TAKE(dbuf, float, N * (Cq > ff ? Cq : ff));
     TAKE(dqkv, float, N * C3);
-    TAKE(attn_scratch, float, (size_t)n_threads * T);
+    TAKE(attn_scratch, float, (size_t)n_threads * spectra_attention_scratch_floats(T, m->hd));
     TAKE(weights, float, N);
     TAKE(inputs, int32_t, N);
     TAKE(targets, int32_t, N);
@@ -295,7 +295,8 @@ spectra_status spectra_model_forward(spectra_model *m, const int32_t *inputs,
                                C3, 0);
         spectra_rope_forward(qkv, m->rope_cos, m->rope_sin, B, T, Hq, hd, C3);
         spectra_rope_forward(qkv + Cq, m->rope_cos, m->rope_sin, B, T, Hkv, hd, C3);
-        spectra_attention_forward(atto, att, qkv, B, T, Hq, Hkv, hd);
+        spectra_attention_forward(atto, att, qkv, a->attn_scratch, m->n_threads, B, T, Hq, Hkv,
+                                  hd);
         memcpy(mid, res, Nd * sizeof(float));
         spectra_linear_forward(mid, atto, P(m, spectra_layer_tensor_index(l, SPECTRA_LT_WO)), N, Cq,
                                d, 1);

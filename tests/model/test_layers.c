@@ -249,10 +249,10 @@ static void test_attention(int B, int T, int Hq, int Hkv, int hd, size_t sampled
     float *R = malloc(nout * sizeof(float)), *out = malloc(nout * sizeof(float));
     float *att = malloc((size_t)B * Hq * T * T * sizeof(float));
     int nt = omp_get_max_threads();
-    float *scratch = malloc((size_t)nt * T * sizeof(float));
+    float *scratch = malloc((size_t)nt * spectra_attention_scratch_floats(T, hd) * sizeof(float));
     fill(a_qkv, qkv, nqkv, 1.5, 0);
     fill(a_R, R, nout, 1, 0);
-    spectra_attention_forward(out, att, qkv, B, T, Hq, Hkv, hd);
+    spectra_attention_forward(out, att, qkv, scratch, nt, B, T, Hq, Hkv, hd);
     attn_ref();
     char what[96];
     snprintf(what, sizeof what, "attention forward B=%d T=%d Hq=%d Hkv=%d", B, T, Hq, Hkv);
@@ -351,7 +351,9 @@ int main(void) {
     test_attention(2, 6, 4, 2, 4, 0); /* grouped KV */
     test_attention(2, 6, 3, 3, 4, 0); /* plain multi-head */
     test_attention(2, 5, 4, 1, 6, 0); /* multi-query */
-    test_attention(3, 24, 4, 2, 8, 150); /* parallel path */
+    test_attention(3, 24, 4, 2, 8, 150);  /* parallel path */
+    test_attention(2, 21, 2, 1, 32, 150); /* full-width tiles, T not a multiple of 4 */
+    test_attention(1, 37, 2, 2, 24, 150); /* a full tile plus a partial one */
     test_swiglu();
     test_crossentropy(0);
     test_crossentropy(1);
