@@ -67,11 +67,6 @@ static float max_array(const float *x, int n) {
     return r;
 }
 
-static inline void axpyf(float *y, float a, const float *x, int n) {
-#pragma omp simd
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
-}
-
 void spectra_embedding_forward(float *out, const int32_t *tokens, const float *emb, int N, int d) {
 #pragma omp parallel for schedule(static) if ((size_t)N * d >= PAR_MIN_WORK)
     for (int i = 0; i < N; i++)
