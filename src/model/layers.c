@@ -189,32 +189,62 @@ void spectra_rope_backward(float *dx, const float *cos_t, const float *sin_t, in
 
 /* Register-tiled micro-kernel shared by all attention matmuls:
  *   acc[r][k] = sum_{i in [i0, i1)} a[r][i * as] * B[i * ldb + k],  r < ATT_RB, k < w.
- * ATT_RB rows share each vector load of B; with w = ATT_VW (a compile-time constant
- * after inlining) the k loop is one or two SIMD registers per row. Callers pass valid
- * (clamped) row pointers for all ATT_RB rows and discard the rows they do not need. */
+ * ATT_RB rows share each 16-float load of B. The full-width case keeps the ATT_RB
+ * accumulators in registers through GCC/Clang vector extensions (the compiler lowers a
+ * 16-lane vector to one AVX-512 or two AVX2 registers) and uses fmaf, because in -std=c11
+ * mode GCC does not contract a*b+c into an FMA. Callers pass valid (clamped) row
+ * pointers for all ATT_RB rows and discard the rows they do not need. */
 #define ATT_RB 6
 #define ATT_VW 16
-static inline __attribute__((always_inline)) void att_tile(float acc[ATT_RB][ATT_VW],
-                                                           const float *const a[ATT_RB],
-                                                           size_t as, const float *B, size_t ldb,
-                                                           int i0, int i1, int w) {
+typedef float vf16 __attribute__((vector_size(ATT_VW * sizeof(float))));
+
+static inline __attribute__((always_inline)) vf16 vload(const float *p) {
+    vf16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) vf16 vfma(float x, vf16 b, vf16 c) {
+    vf16 r;
+    for (int k = 0; k < ATT_VW; k++) r[k] = fmaf(x, b[k], c[k]);
+    return r;
+}
+
+static void att_tile_w(float acc[ATT_RB][ATT_VW], const float *const a[ATT_RB], size_t as,
+                       const float *B, size_t ldb, int i0, int i1, int w) {
+    if (w == ATT_VW) {
+        vf16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0};
+        const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+        for (int i = i0; i < i1; i++) {
+            const vf16 b = vload(B + (size_t)i * ldb);
+            const size_t o = (size_t)i * as;
+            c0 = vfma(a0[o], b, c0);
+            c1 = vfma(a1[o], b, c1);
+            c2 = vfma(a2[o], b, c2);
+            c3 = vfma(a3[o], b, c3);
+            c4 = vfma(a4[o], b, c4);
+            c5 = vfma(a5[o], b, c5);
+        }
+        memcpy(acc[0], &c0, sizeof c0);
+        memcpy(acc[1], &c1, sizeof c1);
+        memcpy(acc[2], &c2, sizeof c2);
+        memcpy(acc[3], &c3, sizeof c3);
+        memcpy(acc[4], &c4, sizeof c4);
+        memcpy(acc[5], &c5, sizeof c5);
+        return;
+    }
     for (int r = 0; r < ATT_RB; r++)
         for (int k = 0; k < ATT_VW; k++) acc[r][k] = 0.0f;
     for (int i = i0; i < i1; i++) {
         const float *b = B + (size_t)i * ldb;
         for (int r = 0; r < ATT_RB; r++) {
             const float x = a[r][(size_t)i * as];
-            for (int k = 0; k < w; k++) acc[r][k] += x * b[k];
+            for (int k = 0; k < w; k++) acc[r][k] = fmaf(x, b[k], acc[r][k]);
         }
     }
 }
 
-/* att_tile over a column chunk of width w <= ATT_VW, specialized for the full width. */
-static void att_tile_w(float acc[ATT_RB][ATT_VW], const float *const a[ATT_RB], size_t as,
-                       const float *B, size_t ldb, int i0, int i1, int w) {
-    if (w == ATT_VW) att_tile(acc, a, as, B, ldb, i0, i1, ATT_VW);
-    else att_tile(acc, a, as, B, ldb, i0, i1, w);
-}
+#define att_tile(acc, a, as, B, ldb, i0, i1, w) att_tile_w(acc, a, as, B, ldb, i0, i1, w)
 
 static int pad16(int n) { return (n + 15) & ~15; }
 
