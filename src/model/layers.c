@@ -198,17 +198,15 @@ void spectra_rope_backward(float *dx, const float *cos_t, const float *sin_t, in
 #define ATT_VW 16
 typedef float vf16 __attribute__((vector_size(ATT_VW * sizeof(float))));
 
-static inline __attribute__((always_inline)) vf16 vload(const float *p) {
-    vf16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline __attribute__((always_inline)) vf16 vfma(float x, vf16 b, vf16 c) {
-    vf16 r;
-    for (int k = 0; k < ATT_VW; k++) r[k] = fmaf(x, b[k], c[k]);
-    return r;
-}
+/* Macros rather than functions: passing 64-byte vectors by value draws -Wpsabi on
+ * targets without AVX-512. */
+#define VFMA(c, x, b)                                                          \
+    do {                                                                       \
+        const float x_ = (x);                                                  \
+        vf16 t_;                                                               \
+        for (int k_ = 0; k_ < ATT_VW; k_++) t_[k_] = fmaf(x_, (b)[k_], (c)[k_]); \
+        (c) = t_;                                                              \
+    } while (0)
 
 static void att_tile_w(float acc[ATT_RB][ATT_VW], const float *const a[ATT_RB], size_t as,
                        const float *B, size_t ldb, int i0, int i1, int w) {
@@ -216,14 +214,15 @@ static void att_tile_w(float acc[ATT_RB][ATT_VW], const float *const a[ATT_RB], 
         vf16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0};
         const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
         for (int i = i0; i < i1; i++) {
-            const vf16 b = vload(B + (size_t)i * ldb);
+            vf16 b;
+            memcpy(&b, B + (size_t)i * ldb, sizeof b);
             const size_t o = (size_t)i * as;
-            c0 = vfma(a0[o], b, c0);
-            c1 = vfma(a1[o], b, c1);
-            c2 = vfma(a2[o], b, c2);
-            c3 = vfma(a3[o], b, c3);
-            c4 = vfma(a4[o], b, c4);
-            c5 = vfma(a5[o], b, c5);
+            VFMA(c0, a0[o], b);
+            VFMA(c1, a1[o], b);
+            VFMA(c2, a2[o], b);
+            VFMA(c3, a3[o], b);
+            VFMA(c4, a4[o], b);
+            VFMA(c5, a5[o], b);
         }
         memcpy(acc[0], &c0, sizeof c0);
         memcpy(acc[1], &c1, sizeof c1);
