@@ -14,5 +14,6 @@ int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
+int cmd_bench_model(int argc, char **argv);
 
 #endif

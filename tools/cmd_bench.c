@@ -278,7 +278,9 @@ static int bench_optim(int argc, char **argv) {
 }
 
 static void bench_usage(FILE *f) {
-    fprintf(f, "usage: spectra bench <what> [options]\n  optim   optimizer step times against this machine's floors (SPEC §7)\n");
+    fprintf(f, "usage: spectra bench <what> [options]\n"
+               "  optim   optimizer step times against this machine's floors (SPEC §7)\n"
+               "  model   transformer forward/backward times and tokens/s\n");
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -287,6 +289,7 @@ int cmd_bench(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "optim")) return bench_optim(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "model")) return cmd_bench_model(argc - 1, argv + 1);
     fprintf(stderr, "spectra bench: unknown benchmark '%s'\n", argv[1]);
     bench_usage(stderr);
     return 2;

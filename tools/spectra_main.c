@@ -8,7 +8,7 @@
 
 static const spectra_cli_command commands[] = {
     {"demo", "run Spectra on a synthetic spiked problem and show what it did", cmd_demo},
-    {"bench", "benchmarks: optimizer steps against this machine's floors", cmd_bench},
+    {"bench", "benchmarks: optimizer steps (optim), model forward/backward (model)", cmd_bench},
     {"prepare", "fetch/read a corpus, tokenize it and write llm.c token shards", cmd_prepare},
     {"tokenizer", "GPT-2 BPE: encode, decode, bench, train a new vocabulary", cmd_tokenizer},
 };

@@ -5,5 +5,6 @@
 #include "spectra/status.h"
 #include "spectra/optim.h"
 #include "spectra/data.h"
+#include "spectra/model.h"
 
 #endif
