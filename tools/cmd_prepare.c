@@ -275,6 +275,8 @@ int cmd_prepare(int argc, char **argv) {
     }
     fprintf(stderr, "\n");
     for (int k = 0; k < 2 && !rc; k++) rc = flush_shard(&sp[k]) ? 1 : 0;
+    if (!rc && sp[1].docs == 0)
+        fprintf(stderr, "prepare: warning: the validation split is empty (fewer than %zu documents)\n", val_every);
 
     /* 4. manifest */
     if (!rc) {
