@@ -183,7 +183,7 @@ static int train_progress(void *ctx, size_t done, size_t total) {
     return 0;
 }
 
-static int cmd_train(size_t vocab, spectra_corpus *c, const char *out) {
+static int tokenizer_cmd_train(size_t vocab, spectra_corpus *c, const char *out) {
     spectra_bpe_trainer *tr = NULL;
     if (spectra_bpe_trainer_create(&tr)) {
         fprintf(stderr, "spectra: %s\n", spectra_last_error());
@@ -259,7 +259,7 @@ int cmd_tokenizer(int argc, char **argv) {
         }
         spectra_corpus *c = load_input(input, corpus, allow_fetch);
         if (!c) return 1;
-        int rc = cmd_train(vocab, c, out);
+        int rc = tokenizer_cmd_train(vocab, c, out);
         spectra_corpus_free(c);
         return rc;
     }

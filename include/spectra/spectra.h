@@ -6,5 +6,6 @@
 #include "spectra/optim.h"
 #include "spectra/data.h"
 #include "spectra/model.h"
+#include "spectra/train.h"
 
 #endif

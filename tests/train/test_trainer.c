@@ -1,0 +1,236 @@
+/* Trainer contracts on the tiny preset with synthetic shards:
+ *  - resume: 2N steps in one run equal N steps + checkpoint + new trainer + load + N steps,
+ *    bit for bit (parameters and the whole optimizer state), for every matrix optimizer;
+ *  - a non-finite loss stops the step with SPECTRA_ERR_NONFINITE and changes nothing;
+ *  - a checkpoint from a different model or batch geometry is refused and changes nothing;
+ *  - truncated / corrupted checkpoints are refused;
+ *  - the schedules have the documented shape. */
+#include "spectra/spectra.h"
+#include "test_util.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/rng.h"
+
+static const char *TRAIN = "test_trainer_train.bin", *VAL = "test_trainer_val.bin";
+
+static void write_shards(void) {
+    /* A learnable stream: mostly t+1 mod 128 with 10% random tokens. */
+    size_t n = 20000;
+    int32_t *ids = malloc(n * sizeof *ids);
+    spectra_rng rng;
+    spectra_rng_seed(&rng, 3);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = spectra_rng_uniform(&rng) < 0.1 ? (int32_t)(spectra_rng_next(&rng) % 128) : (int32_t)((i * 7) % 128);
+    spectra_shard_write(TRAIN, ids, n, 128);
+    spectra_shard_write(VAL, ids, 4000, 128);
+    free(ids);
+}
+
+static spectra_train_config tiny_config(spectra_algo algo) {
+    spectra_train_config c = spectra_train_config_default();
+    spectra_model_config_from_preset("tiny", &c.model);
+    c.model.vocab_size = 128;
+    c.batch_size = 4;
+    c.seq_len = 16;
+    c.grad_accum = 2;
+    c.max_steps = 12;
+    c.warmup_steps = 2;
+    c.matrix = spectra_hparams_default(algo);
+    c.val_batches = 4;
+    return c;
+}
+
+static spectra_trainer *make(const spectra_train_config *c) {
+    const char *tr[1] = {TRAIN}, *va[1] = {VAL};
+    spectra_trainer *t = NULL;
+    spectra_status st = spectra_trainer_create(&t, c, tr, 1, va, 1);
+    if (st != SPECTRA_OK) fprintf(stderr, "trainer_create: %s\n", spectra_last_error());
+    return t;
+}
+
+static void *state_bytes(spectra_trainer *t, size_t *len) {
+    void *b = NULL;
+    spectra_optim_serialize(spectra_trainer_optim(t), &b, len);
+    return b;
+}
+
+static void test_resume(spectra_algo algo) {
+    spectra_train_config c = tiny_config(algo);
+    const char *ck = "test_trainer_ckpt.bin";
+    spectra_trainer *a = make(&c);
+    for (int i = 0; i < 12; i++) CHECK_OK(spectra_trainer_step(a, NULL));
+    spectra_trainer *b = make(&c);
+    for (int i = 0; i < 6; i++) CHECK_OK(spectra_trainer_step(b, NULL));
+    CHECK_OK(spectra_trainer_save(b, ck));
+    spectra_trainer_destroy(b);
+    b = make(&c);
+    CHECK_OK(spectra_trainer_load(b, ck));
+    CHECK(spectra_trainer_steps_done(b) == 6);
+    for (int i = 0; i < 6; i++) CHECK_OK(spectra_trainer_step(b, NULL));
+    size_t np = spectra_model_num_params(spectra_trainer_model(a));
+    CHECK_MSG(memcmp(spectra_model_params(spectra_trainer_model(a)), spectra_model_params(spectra_trainer_model(b)),
+                     np * sizeof(float)) == 0,
+              "%s: resumed parameters differ from the uninterrupted run", spectra_algo_name(algo));
+    size_t la, lb;
+    void *sa = state_bytes(a, &la), *sb = state_bytes(b, &lb);
+    CHECK(la == lb && memcmp(sa, sb, la) == 0);
+    double va, vb;
+    CHECK_OK(spectra_trainer_evaluate(a, &va));
+    CHECK_OK(spectra_trainer_evaluate(b, &vb));
+    CHECK(va == vb);
+    printf("  resume %-7s: 12 steps == 6 + resume + 6, bit-exact (val loss %.4f)\n", spectra_algo_name(algo), va);
+    free(sa);
+    free(sb);
+    spectra_trainer_destroy(a);
+    spectra_trainer_destroy(b);
+    unlink(ck);
+}
+
+static void test_learning_and_nan(void) {
+    spectra_train_config c = tiny_config(SPECTRA_ALGO_SPECTRA);
+    c.max_steps = 60;
+    spectra_trainer *t = make(&c);
+    double v0, v1;
+    CHECK_OK(spectra_trainer_evaluate(t, &v0));
+    CHECK_NEAR(v0, log(128.0), 0.15); /* loss at init ≈ ln(vocab) */
+    for (int i = 0; i < 60; i++) CHECK_OK(spectra_trainer_step(t, NULL));
+    CHECK_OK(spectra_trainer_evaluate(t, &v1));
+    CHECK_MSG(v1 < 0.75 * v0, "validation loss %.3f -> %.3f did not fall by 25%%", v0, v1);
+    printf("  learning: val loss %.3f -> %.3f in 60 Spectra steps\n", v0, v1);
+
+    /* Poison one embedding weight: the loss turns NaN, the step refuses, nothing changes. */
+    spectra_model *m = spectra_trainer_model(t);
+    size_t np = spectra_model_num_params(m);
+    float *p = spectra_model_params(m);
+    const spectra_tensor_info *emb = spectra_model_find_tensor(m, "tok_emb");
+    CHECK(emb != NULL);
+    for (size_t j = 0; j < emb->rows * emb->cols; j++) p[emb->offset + j] = NAN; /* every token's embedding */
+    float *before = malloc(np * sizeof *before);
+    memcpy(before, p, np * sizeof *before);
+    size_t l0, l1;
+    void *s0 = state_bytes(t, &l0);
+    uint64_t steps = spectra_trainer_steps_done(t);
+    CHECK(spectra_trainer_step(t, NULL) == SPECTRA_ERR_NONFINITE);
+    CHECK(strstr(spectra_trainer_last_error(t), "non-finite") != NULL);
+    CHECK(memcmp(before, p, np * sizeof *before) == 0);
+    void *s1 = state_bytes(t, &l1);
+    CHECK(l0 == l1 && memcmp(s0, s1, l0) == 0);
+    CHECK(spectra_trainer_steps_done(t) == steps);
+    free(s0);
+    free(s1);
+    free(before);
+    spectra_trainer_destroy(t);
+}
+
+static void test_refusals(void) {
+    spectra_train_config c = tiny_config(SPECTRA_ALGO_SPECTRA);
+    const char *ck = "test_trainer_ckpt2.bin";
+    spectra_trainer *t = make(&c);
+    CHECK_OK(spectra_trainer_step(t, NULL));
+    CHECK_OK(spectra_trainer_save(t, ck));
+    /* different geometry */
+    spectra_train_config c2 = c;
+    c2.batch_size = 2;
+    spectra_trainer *u = make(&c2);
+    size_t np = spectra_model_num_params(spectra_trainer_model(u));
+    float *before = malloc(np * sizeof *before);
+    memcpy(before, spectra_model_params(spectra_trainer_model(u)), np * sizeof *before);
+    CHECK(spectra_trainer_load(u, ck) == SPECTRA_ERR_MISMATCH);
+    CHECK(strstr(spectra_trainer_last_error(u), "batch") != NULL);
+    CHECK(memcmp(before, spectra_model_params(spectra_trainer_model(u)), np * sizeof *before) == 0);
+    CHECK(spectra_trainer_steps_done(u) == 0);
+    spectra_trainer_destroy(u);
+    free(before);
+    /* different model */
+    c2 = c;
+    c2.model.d_model = 48;
+    c2.model.d_ff = 128;
+    u = make(&c2);
+    CHECK(spectra_trainer_load(u, ck) == SPECTRA_ERR_MISMATCH);
+    spectra_trainer_destroy(u);
+    /* different optimizer for the matrices */
+    c2 = c;
+    c2.matrix = spectra_hparams_default(SPECTRA_ALGO_MUON);
+    u = make(&c2);
+    CHECK(spectra_trainer_load(u, ck) == SPECTRA_ERR_MISMATCH);
+    spectra_trainer_destroy(u);
+    /* truncated and flipped */
+    FILE *f = fopen(ck, "rb");
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *bytes = malloc((size_t)len);
+    CHECK(fread(bytes, 1, (size_t)len, f) == (size_t)len);
+    fclose(f);
+    const char *bad = "test_trainer_bad.bin";
+    f = fopen(bad, "wb");
+    fwrite(bytes, 1, (size_t)len - 100, f);
+    fclose(f);
+    CHECK(spectra_trainer_load(t, bad) == SPECTRA_ERR_FORMAT);
+    bytes[len / 2] ^= 1;
+    f = fopen(bad, "wb");
+    fwrite(bytes, 1, (size_t)len, f);
+    fclose(f);
+    CHECK(spectra_trainer_load(t, bad) == SPECTRA_ERR_FORMAT);
+    CHECK(strstr(spectra_trainer_last_error(t), "checksum") != NULL);
+    spectra_model *m = NULL;
+    CHECK_OK(spectra_checkpoint_load_model(ck, &m));
+    CHECK(m && memcmp(spectra_model_params(m), spectra_model_params(spectra_trainer_model(t)),
+                      spectra_model_num_params(m) * sizeof(float)) == 0);
+    spectra_model_destroy(m);
+    free(bytes);
+    unlink(bad);
+    unlink(ck);
+    /* invalid configs */
+    spectra_trainer *x = NULL;
+    const char *tr[1] = {TRAIN};
+    c2 = c;
+    c2.seq_len = 1000; /* beyond the model's max_seq_len */
+    CHECK(spectra_trainer_create(&x, &c2, tr, 1, NULL, 0) == SPECTRA_ERR_INVALID_ARG);
+    c2 = c;
+    c2.warmup_steps = 100;
+    CHECK(spectra_trainer_create(&x, &c2, tr, 1, NULL, 0) == SPECTRA_ERR_INVALID_ARG);
+    const char *missing[1] = {"no_such_shard.bin"};
+    CHECK(spectra_trainer_create(&x, &c, missing, 1, NULL, 0) != SPECTRA_OK);
+    CHECK(strstr(spectra_last_error(), "no_such_shard.bin") != NULL);
+    c2 = c;
+    c2.model.vocab_size = 64; /* shard holds ids up to 127 */
+    CHECK(spectra_trainer_create(&x, &c2, tr, 1, NULL, 0) != SPECTRA_OK);
+    CHECK(x == NULL);
+    spectra_trainer_destroy(t);
+}
+
+static void test_schedules(void) {
+    spectra_train_config c = spectra_train_config_default();
+    c.max_steps = 100;
+    c.warmup_steps = 10;
+    c.min_lr_frac = 0.1;
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 0), 0.1, 1e-12);
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 9), 1.0, 1e-12);
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 10), 1.0, 1e-12);
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 55), 0.1 + 0.9 * 0.5, 1e-12); /* cosine midpoint */
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 100), 0.1, 1e-12);
+    c.schedule = SPECTRA_SCHED_WSD;
+    c.decay_frac = 0.2;
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 79), 1.0, 1e-12);
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 90), 0.55, 1e-12);
+    c.schedule = SPECTRA_SCHED_CONSTANT;
+    CHECK_NEAR(spectra_lr_schedule_factor(&c, 99), 1.0, 1e-12);
+}
+
+int main(void) {
+    write_shards();
+    test_schedules();
+    test_resume(SPECTRA_ALGO_SPECTRA);
+    test_resume(SPECTRA_ALGO_ADAMW);
+    test_resume(SPECTRA_ALGO_MUON);
+    test_resume(SPECTRA_ALGO_DION);
+    test_learning_and_nan();
+    test_refusals();
+    unlink(TRAIN);
+    unlink(VAL);
+    return test_finish("test_trainer");
+}

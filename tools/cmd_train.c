@@ -1,0 +1,256 @@
+/* `spectra train`: trains the decoder on prepared shards with Spectra (or AdamW, Muon, Dion)
+ * on the hidden matrices. Progress line, JSONL log of every step, atomic checkpoints every N
+ * steps and at the end, bit-exact --resume, clean stop with a checkpoint on Ctrl-C, and a clear
+ * stop on a non-finite loss (the last good checkpoint stays). Ends with the validation loss
+ * and a sample of generated text. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+#include "data_cli.h"
+#include "spectra/spectra.h"
+#include "train_cli.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_interrupted = 0;
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+typedef struct train_opts {
+    spectra_train_config cfg;
+    char data[1024], out[1024], log[1200], resume[1200], preset[64];
+    uint64_t val_every, ckpt_every, print_every;
+    int sample_tokens, quiet;
+    int lr_set;
+} train_opts;
+
+static const char *sched_names[] = {"cosine", "wsd", "constant"};
+
+static void usage(FILE *f) {
+    spectra_train_config d = spectra_train_config_default();
+    spectra_hparams sp = spectra_hparams_default(SPECTRA_ALGO_SPECTRA), mu = spectra_hparams_default(SPECTRA_ALGO_MUON),
+                    di = spectra_hparams_default(SPECTRA_ALGO_DION);
+    fprintf(f,
+            "usage: spectra train [options]\n"
+            "data and output\n"
+            "  --data DIR            prepared shards (DIR/*_train_*.bin, DIR/*_val_*.bin, manifest.json) [data/default-bpe8k]\n"
+            "  --out DIR             checkpoints and log [runs/train]\n"
+            "  --log FILE            JSONL log of every step [OUT/log.jsonl]\n"
+            "  --resume [CKPT]       continue a run bit-exactly from CKPT [OUT/checkpoint.bin]; the stored\n"
+            "                        config is used (only --steps and the output options may change)\n"
+            "  --ckpt-every N        checkpoint every N steps, and at the end [200]\n"
+            "  --val-every N         validation loss every N steps [100]\n"
+            "  --val-batches N       batches per validation, 0 = the whole split [%d]\n"
+            "  --sample-tokens N     tokens of text generated at the end, 0 = none [64]\n"
+            "  --print-every N       progress lines when stderr is not a terminal [10]\n"
+            "model\n"
+            "  --preset NAME         tiny, small, llama-124m, qwen3-0.6b, llama3-8b [small]; the vocabulary comes\n"
+            "                        from the data's manifest\n"
+            "  --d-model N --layers N --heads N --kv-heads N --d-ff N --tied 0|1   override the preset\n"
+            "batch and schedule\n"
+            "  --batch N [%d]  --seq N [%d]  --accum N [%d]  --steps N [%llu]  --seed N [%llu]\n"
+            "  --schedule cosine|wsd|constant [cosine]  --warmup N [5%% of --steps]  --min-lr-frac F [%g]\n"
+            "  --decay-frac F (WSD) [%g]  --clip F (global norm, 0 = off) [%g]\n"
+            "optimizer for hidden matrices\n"
+            "  --optim spectra|adamw|muon|dion [spectra]\n"
+            "  --matrix-opt-on hidden|all-2d   all-2d also puts embedding and head under it [hidden]\n"
+            "  --lr F                spectra %g, muon %g, dion %g, adamw %g\n"
+            "  --momentum F          spectra %g, muon %g, dion %g\n"
+            "  --nesterov 0|1        spectra %d, muon %d\n"
+            "  --weight-decay F      spectra %g, muon %g, dion %g, adamw %g\n"
+            "  --rank-ratio F [%g]  --power-iters N [%d]  --scale F [%g]  --eps F [%g]  --oversample N [%d]   (Spectra)\n"
+            "  --ns-steps N [%d]  --muon-lr-adjust original|match-rms-adamw [original]   (Muon)\n"
+            "  --rank-fraction F [%g]   (Dion)\n"
+            "AdamW for embeddings, head and norm gains (norm gains without weight decay)\n"
+            "  --adamw-lr F [%g]  --beta1 F [%g]  --beta2 F [%g]  --adamw-eps F [%g]  --adamw-weight-decay F [%g]\n"
+            "Ctrl-C writes a checkpoint and exits; rerun with --resume to continue.\n",
+            d.val_batches, d.batch_size, d.seq_len, d.grad_accum, (unsigned long long)d.max_steps,
+            (unsigned long long)d.seed, d.min_lr_frac, d.decay_frac, d.grad_clip, sp.lr, mu.lr,
+            di.lr, spectra_hparams_default(SPECTRA_ALGO_ADAMW).lr, sp.momentum, mu.momentum, di.momentum, sp.nesterov,
+            mu.nesterov, sp.weight_decay, mu.weight_decay, di.weight_decay, spectra_hparams_default(SPECTRA_ALGO_ADAMW).weight_decay,
+            sp.rank_ratio, sp.power_iters, sp.scale, sp.eps, sp.oversample, mu.ns_steps, di.rank_fraction, d.adamw.lr,
+            d.adamw.beta1, d.adamw.beta2, d.adamw.eps, d.adamw.weight_decay);
+}
+
+/* Matrix-group hyperparameter flags are applied after --optim is known. */
+typedef struct pending {
+    const char *name, *value;
+} pending;
+
+int cmd_train(int argc, char **argv) {
+    train_opts o;
+    memset(&o, 0, sizeof o);
+    o.cfg = spectra_train_config_default();
+    snprintf(o.data, sizeof o.data, "data/default-bpe8k");
+    snprintf(o.out, sizeof o.out, "runs/train");
+    snprintf(o.preset, sizeof o.preset, "small");
+    o.val_every = 100;
+    o.ckpt_every = 200;
+    o.print_every = 10;
+    o.sample_tokens = 64;
+    int resume = 0, steps_set = 0, warmup_set = 0;
+    const char *algo_name = "spectra", *matrix_on = "hidden";
+    pending hp_flags[64];
+    int n_hp = 0;
+    int model_override[6] = {-1, -1, -1, -1, -1, -1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--resume")) {
+            resume = 1;
+            if (v && strncmp(v, "--", 2)) {
+                snprintf(o.resume, sizeof o.resume, "%s", v);
+                i++;
+            }
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            o.quiet = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "spectra train: option '%s' needs a value (or is unknown); see --help\n", a);
+            return 2;
+        }
+        int ok = 1;
+        i++;
+        if (!strcmp(a, "--data")) snprintf(o.data, sizeof o.data, "%s", v);
+        else if (!strcmp(a, "--out")) snprintf(o.out, sizeof o.out, "%s", v);
+        else if (!strcmp(a, "--log")) snprintf(o.log, sizeof o.log, "%s", v);
+        else if (!strcmp(a, "--preset")) snprintf(o.preset, sizeof o.preset, "%s", v);
+        else if (!strcmp(a, "--optim")) algo_name = v;
+        else if (!strcmp(a, "--matrix-opt-on")) matrix_on = v;
+        else if (!strcmp(a, "--ckpt-every")) ok = cli_parse_u64(a, v, 1, &o.ckpt_every);
+        else if (!strcmp(a, "--val-every")) ok = cli_parse_u64(a, v, 1, &o.val_every);
+        else if (!strcmp(a, "--print-every")) ok = cli_parse_u64(a, v, 1, &o.print_every);
+        else if (!strcmp(a, "--val-batches")) ok = cli_parse_int(a, v, 0, 1 << 20, &o.cfg.val_batches);
+        else if (!strcmp(a, "--sample-tokens")) ok = cli_parse_int(a, v, 0, 1 << 16, &o.sample_tokens);
+        else if (!strcmp(a, "--batch")) ok = cli_parse_int(a, v, 1, 65536, &o.cfg.batch_size);
+        else if (!strcmp(a, "--seq")) ok = cli_parse_int(a, v, 1, 1 << 20, &o.cfg.seq_len);
+        else if (!strcmp(a, "--accum")) ok = cli_parse_int(a, v, 1, 65536, &o.cfg.grad_accum);
+        else if (!strcmp(a, "--steps")) {
+            ok = cli_parse_u64(a, v, 1, &o.cfg.max_steps);
+            steps_set = 1;
+        } else if (!strcmp(a, "--seed")) ok = cli_parse_u64(a, v, 0, &o.cfg.seed);
+        else if (!strcmp(a, "--warmup")) {
+            ok = cli_parse_u64(a, v, 0, &o.cfg.warmup_steps);
+            warmup_set = 1;
+        }
+        else if (!strcmp(a, "--min-lr-frac")) ok = cli_parse_double(a, v, 0, 1, &o.cfg.min_lr_frac);
+        else if (!strcmp(a, "--decay-frac")) ok = cli_parse_double(a, v, 1e-9, 1, &o.cfg.decay_frac);
+        else if (!strcmp(a, "--clip")) ok = cli_parse_double(a, v, 0, 1e30, &o.cfg.grad_clip);
+        else if (!strcmp(a, "--schedule")) {
+            int found = 0;
+            for (int s = 0; s < 3; s++)
+                if (!strcmp(v, sched_names[s])) o.cfg.schedule = (spectra_lr_schedule)s, found = 1;
+            if (!found) {
+                fprintf(stderr, "spectra train: --schedule must be cosine, wsd or constant (got '%s')\n", v);
+                ok = 0;
+            }
+        } else if (!strcmp(a, "--adamw-lr")) ok = cli_parse_double(a, v, 0, 10, &o.cfg.adamw.lr);
+        else if (!strcmp(a, "--beta1")) ok = cli_parse_double(a, v, 0, 0.999999, &o.cfg.adamw.beta1);
+        else if (!strcmp(a, "--beta2")) ok = cli_parse_double(a, v, 0, 0.999999, &o.cfg.adamw.beta2);
+        else if (!strcmp(a, "--adamw-eps")) ok = cli_parse_double(a, v, 1e-30, 1, &o.cfg.adamw.eps);
+        else if (!strcmp(a, "--adamw-weight-decay")) ok = cli_parse_double(a, v, 0, 10, &o.cfg.adamw.weight_decay);
+        else if (!strcmp(a, "--d-model")) ok = cli_parse_int(a, v, 1, 1 << 16, &model_override[0]);
+        else if (!strcmp(a, "--layers")) ok = cli_parse_int(a, v, 1, 1024, &model_override[1]);
+        else if (!strcmp(a, "--heads")) ok = cli_parse_int(a, v, 1, 1024, &model_override[2]);
+        else if (!strcmp(a, "--kv-heads")) ok = cli_parse_int(a, v, 1, 1024, &model_override[3]);
+        else if (!strcmp(a, "--d-ff")) ok = cli_parse_int(a, v, 1, 1 << 20, &model_override[4]);
+        else if (!strcmp(a, "--tied")) ok = cli_parse_int(a, v, 0, 1, &model_override[5]);
+        else if (cli_is_matrix_flag(a)) {
+            if (n_hp == 64) ok = 0;
+            else hp_flags[n_hp++] = (pending){a, v};
+            if (!strcmp(a, "--lr")) o.lr_set = 1;
+        } else {
+            fprintf(stderr, "spectra train: unknown option '%s'; see spectra train --help\n", a);
+            return 2;
+        }
+        if (!ok) return 2;
+    }
+
+    char ckpt_path[1100];
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.bin", o.out);
+    if (resume && !o.resume[0]) snprintf(o.resume, sizeof o.resume, "%s", ckpt_path);
+    if (resume) {
+        uint64_t steps = o.cfg.max_steps;
+        if (spectra_checkpoint_read_config(o.resume, &o.cfg) != SPECTRA_OK) {
+            fprintf(stderr, "spectra train: cannot resume: %s\n", spectra_last_error());
+            return 1;
+        }
+        if (steps_set) o.cfg.max_steps = steps;
+        if (n_hp || model_override[0] >= 0)
+            fprintf(stderr, "spectra train: --resume uses the checkpoint's model and optimizer settings; ignoring those flags\n");
+    } else {
+        spectra_algo algo;
+        if (spectra_algo_from_name(algo_name, &algo) != SPECTRA_OK || algo == SPECTRA_ALGO_SGD) {
+            fprintf(stderr, "spectra train: --optim must be spectra, adamw, muon or dion (got '%s')\n", algo_name);
+            return 2;
+        }
+        o.cfg.matrix = spectra_hparams_default(algo);
+        for (int i = 0; i < n_hp; i++)
+            if (!cli_apply_matrix_flag(&o.cfg.matrix, hp_flags[i].name, hp_flags[i].value)) return 2;
+        if (!strcmp(matrix_on, "all-2d")) o.cfg.matrix_on_all_2d = 1;
+        else if (strcmp(matrix_on, "hidden")) {
+            fprintf(stderr, "spectra train: --matrix-opt-on must be hidden or all-2d (got '%s')\n", matrix_on);
+            return 2;
+        }
+        if (spectra_model_config_from_preset(o.preset, &o.cfg.model) != SPECTRA_OK) {
+            fprintf(stderr, "spectra train: %s\n", spectra_last_error());
+            return 2;
+        }
+        int *fields[6] = {&o.cfg.model.d_model, &o.cfg.model.n_layers, &o.cfg.model.n_heads, &o.cfg.model.n_kv_heads,
+                          &o.cfg.model.d_ff, &o.cfg.model.tied_embeddings};
+        for (int i = 0; i < 6; i++)
+            if (model_override[i] >= 0) *fields[i] = model_override[i];
+        if (model_override[2] >= 0 && model_override[3] < 0) o.cfg.model.n_kv_heads = model_override[2];
+    }
+
+    if (!resume && !warmup_set) o.cfg.warmup_steps = o.cfg.max_steps / 20; /* 5% */
+
+    /* Data: shards and vocabulary. */
+    data_shards ds;
+    if (cli_find_shards(o.data, &ds) != 0) return 1;
+    if (!resume) o.cfg.model.vocab_size = (int)ds.vocab_size;
+    if (o.cfg.seq_len > o.cfg.model.max_seq_len) o.cfg.model.max_seq_len = o.cfg.seq_len;
+    if (!o.log[0]) snprintf(o.log, sizeof o.log, "%s/log.jsonl", o.out);
+    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "spectra train: cannot create output directory '%s': %s\n", o.out, strerror(errno));
+        cli_free_shards(&ds);
+        return 1;
+    }
+
+    spectra_trainer *tr;
+    if (spectra_trainer_create(&tr, &o.cfg, (const char *const *)ds.train, ds.n_train, (const char *const *)ds.val, ds.n_val) !=
+        SPECTRA_OK) {
+        fprintf(stderr, "spectra train: %s\n", spectra_last_error());
+        cli_free_shards(&ds);
+        return 1;
+    }
+    if (resume) {
+        if (spectra_trainer_load(tr, o.resume) != SPECTRA_OK) {
+            fprintf(stderr, "spectra train: cannot resume: %s\n", spectra_trainer_last_error(tr));
+            spectra_trainer_destroy(tr);
+            cli_free_shards(&ds);
+            return 1;
+        }
+    }
+    int rc = cli_run_training(tr, &o.cfg, o.out, o.log, ckpt_path, o.val_every, o.ckpt_every, o.print_every, o.quiet,
+                              o.sample_tokens, ds.tokenizer_dir, resume, &g_interrupted, on_sigint);
+    spectra_trainer_destroy(tr);
+    cli_free_shards(&ds);
+    return rc;
+}
