@@ -29,7 +29,7 @@ static void on_sigint(int sig) {
 typedef struct train_opts {
     spectra_train_config cfg;
     char data[1024], out[1024], log[1200], resume[1200], preset[64];
-    uint64_t val_every, ckpt_every, print_every;
+    uint64_t val_every, ckpt_every, print_every, stop_at;
     int sample_tokens, quiet;
     int lr_set;
 } train_opts;
@@ -49,6 +49,8 @@ static void usage(FILE *f) {
             "  --resume [CKPT]       continue a run bit-exactly from CKPT [OUT/checkpoint.bin]; the stored\n"
             "                        config is used (only --steps and the output options may change)\n"
             "  --ckpt-every N        checkpoint every N steps, and at the end [200]\n"
+            "  --stop-at STEP        end this invocation at STEP with a checkpoint, without changing the\n"
+            "                        schedule (time-sliced runs; continue with --resume)\n"
             "  --val-every N         validation loss every N steps [100]\n"
             "  --val-batches N       batches per validation, 0 = the whole split [%d]\n"
             "  --sample-tokens N     tokens of text generated at the end, 0 = none [64]\n"
@@ -136,6 +138,7 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--ckpt-every")) ok = cli_parse_u64(a, v, 1, &o.ckpt_every);
         else if (!strcmp(a, "--val-every")) ok = cli_parse_u64(a, v, 1, &o.val_every);
         else if (!strcmp(a, "--print-every")) ok = cli_parse_u64(a, v, 1, &o.print_every);
+        else if (!strcmp(a, "--stop-at")) ok = cli_parse_u64(a, v, 1, &o.stop_at);
         else if (!strcmp(a, "--val-batches")) ok = cli_parse_int(a, v, 0, 1 << 20, &o.cfg.val_batches);
         else if (!strcmp(a, "--sample-tokens")) ok = cli_parse_int(a, v, 0, 1 << 16, &o.sample_tokens);
         else if (!strcmp(a, "--batch")) ok = cli_parse_int(a, v, 1, 65536, &o.cfg.batch_size);
@@ -248,8 +251,8 @@ int cmd_train(int argc, char **argv) {
             return 1;
         }
     }
-    int rc = cli_run_training(tr, &o.cfg, o.out, o.log, ckpt_path, o.val_every, o.ckpt_every, o.print_every, o.quiet,
-                              o.sample_tokens, ds.tokenizer_dir, resume, &g_interrupted, on_sigint);
+    int rc = cli_run_training(tr, &o.cfg, o.out, o.log, ckpt_path, o.val_every, o.ckpt_every, o.print_every, o.stop_at,
+                              o.quiet, o.sample_tokens, ds.tokenizer_dir, resume, &g_interrupted, on_sigint);
     spectra_trainer_destroy(tr);
     cli_free_shards(&ds);
     return rc;

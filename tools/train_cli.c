@@ -220,7 +220,7 @@ int cli_generate(spectra_model *model, spectra_tokenizer *tok, const int32_t *pr
 }
 
 int cli_run_training(spectra_trainer *tr, const spectra_train_config *cfg, const char *out_dir, const char *log_path,
-                     const char *ckpt_path, uint64_t val_every, uint64_t ckpt_every, uint64_t print_every, int quiet,
+                     const char *ckpt_path, uint64_t val_every, uint64_t ckpt_every, uint64_t print_every, uint64_t stop_at, int quiet,
                      int sample_tokens, const char *tokenizer, int resumed, volatile sig_atomic_t *interrupted,
                      void (*handler)(int)) {
     FILE *log = fopen(log_path, resumed ? "a" : "w");
@@ -254,7 +254,8 @@ int cli_run_training(spectra_trainer *tr, const spectra_train_config *cfg, const
     uint64_t start_step = spectra_trainer_steps_done(tr), tokens = 0;
     double val = NAN, last_loss = NAN, ema_tps = 0;
     int rc = 0;
-    while (spectra_trainer_steps_done(tr) < cfg->max_steps) {
+    uint64_t end = stop_at && stop_at < cfg->max_steps ? stop_at : cfg->max_steps;
+    while (spectra_trainer_steps_done(tr) < end) {
         spectra_step_stats s;
         if (spectra_trainer_step(tr, &s) != SPECTRA_OK) {
             fprintf(stderr, "%sspectra train: stopping: %s\n", tty ? "\n" : "", spectra_trainer_last_error(tr));
@@ -290,7 +291,7 @@ int cli_run_training(spectra_trainer *tr, const spectra_train_config *cfg, const
                 fprintf(stderr, "step %llu/%llu loss %.4f val %s lr %.2e %.0f tok/s ETA %s\n", (unsigned long long)s.step,
                         (unsigned long long)cfg->max_steps, s.loss, vals, s.lr_matrix, ema_tps, etas);
         }
-        if (s.step % ckpt_every == 0 || s.step == cfg->max_steps || *interrupted) {
+        if (s.step % ckpt_every == 0 || s.step == end || *interrupted) {
             if (spectra_trainer_save(tr, ckpt_path) != SPECTRA_OK) {
                 fprintf(stderr, "\nspectra train: checkpoint failed: %s\n", spectra_last_error());
                 rc = 1;
@@ -308,6 +309,11 @@ int cli_run_training(spectra_trainer *tr, const spectra_train_config *cfg, const
     fclose(log);
     if (tty && !quiet) fputc('\n', stderr);
     if (rc != 0) return rc;
+    if (end < cfg->max_steps) {
+        printf("stopped at step %llu of %llu as asked (--stop-at); checkpoint %s; continue with --resume\n",
+               (unsigned long long)end, (unsigned long long)cfg->max_steps, ckpt_path);
+        return 0;
+    }
     double elapsed = wall() - start;
     if (!isfinite(val) && spectra_trainer_evaluate(tr, &val) != SPECTRA_OK) val = NAN;
     printf("trained %llu steps (%llu this run) in %.1f s, %.0f tokens/s; final train loss %.4f, validation loss %.4f\n",

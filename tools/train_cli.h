@@ -33,7 +33,7 @@ void cli_free_shards(data_shards *d);
 /* The loop: steps until max_steps, validation every val_every, checkpoints every ckpt_every
  * and at the end, progress on stderr, JSONL to log_path. Returns the exit code. */
 int cli_run_training(spectra_trainer *tr, const spectra_train_config *cfg, const char *out_dir, const char *log_path,
-                     const char *ckpt_path, uint64_t val_every, uint64_t ckpt_every, uint64_t print_every, int quiet,
+                     const char *ckpt_path, uint64_t val_every, uint64_t ckpt_every, uint64_t print_every, uint64_t stop_at, int quiet,
                      int sample_tokens, const char *tokenizer, int resumed, volatile sig_atomic_t *interrupted,
                      void (*handler)(int));
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `spectra train` / `spectra sample` end to end on a real corpus slice (the cached Brown +
+# nlp-corpus packages, 2048-id BPE): the loss must fall below a bound; unknown flags and bad
+# values are clear usage errors; 2N steps in one run equal N + --resume + N (same
+# checkpoint bytes); Ctrl-C (SIGINT) leaves a loadable checkpoint and exits 130.
+set -u
+SPECTRA=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+
+# flag parsing
+out=$("$SPECTRA" train --no-such-flag 2>&1); rc=$?
+check "unknown flag is a usage error (rc 2) naming the flag" '[ $rc -eq 2 ] && grep -q -- "--no-such-flag" <<<"$out"'
+out=$("$SPECTRA" train --batch zero 2>&1); rc=$?
+check "non-numeric --batch is rejected" '[ $rc -eq 2 ] && grep -q -- "--batch expects" <<<"$out"'
+out=$("$SPECTRA" train --optim adam 2>&1); rc=$?
+check "unknown optimizer is rejected" '[ $rc -eq 2 ] && grep -q "spectra, adamw, muon or dion" <<<"$out"'
+out=$("$SPECTRA" train --rank-ratio 1.5 2>&1); rc=$?
+check "out-of-range --rank-ratio is rejected" '[ $rc -eq 2 ] && grep -q -- "--rank-ratio expects" <<<"$out"'
+out=$("$SPECTRA" train --data "$work/none" 2>&1); rc=$?
+check "missing data directory is explained" '[ $rc -eq 1 ] && grep -q "spectra prepare" <<<"$out"'
+out=$("$SPECTRA" train --help 2>&1); rc=$?
+check "--help shows defaults" '[ $rc -eq 0 ] && grep -q "rank-ratio F \[0.015\]" <<<"$out"'
+
+# real corpus slice
+if ! "$SPECTRA" prepare --no-fetch --train-vocab 2048 --out "$work/data" > "$work/prepare.log" 2>&1; then
+  if [ "${SPECTRA_REQUIRE_NET_TESTS:-0}" = 1 ]; then echo "FAIL: prepare failed:"; cat "$work/prepare.log"; exit 1; fi
+  echo "****************************************************************"
+  echo "SKIP: the corpus packages are not cached (run scripts/fetch_data.sh)"
+  echo "****************************************************************"
+  exit 77
+fi
+common=(--data "$work/data" --preset tiny --d-model 64 --d-ff 192 --batch 8 --seq 64 --seed 3 --val-batches 8 --sample-tokens 8 --quiet)
+"$SPECTRA" train "${common[@]}" --steps 200 --val-every 100 --out "$work/run" > "$work/train.out" 2> "$work/train.err"; rc=$?
+check "training runs" '[ $rc -eq 0 ]'
+val=$(sed -n 's/.*validation loss \([0-9.]*\).*/\1/p' "$work/train.out")
+echo "validation loss after 200 steps: $val (ln 2048 = 7.62)"
+check "validation loss fell below 6.5 (from ln(2048) = 7.62; 6.04 measured)" 'awk -v v="$val" "BEGIN{exit !(v != \"\" && v < 6.5)}"'
+check "JSONL log has 200 step lines" '[ "$(grep -c "\"step\"" "$work/run/log.jsonl")" -eq 200 ]'
+check "sample is printed" 'grep -q "^sample" "$work/train.out"'
+"$SPECTRA" sample --checkpoint "$work/run/checkpoint.bin" --prompt "The" --tokens 5 > "$work/sample.out" 2>&1
+check "spectra sample generates from the checkpoint" '[ $? -eq 0 ] && grep -q "^The" "$work/sample.out"'
+
+# resume: 40 steps vs 20 (--stop-at) + --resume + 20, same schedule
+"$SPECTRA" train "${common[@]}" --steps 40 --ckpt-every 1000 --val-every 1000 --out "$work/a" --sample-tokens 0 > /dev/null 2>&1
+"$SPECTRA" train "${common[@]}" --steps 40 --stop-at 20 --ckpt-every 1000 --val-every 1000 --out "$work/b" --sample-tokens 0 > /dev/null 2>&1
+check "--stop-at 20 leaves a checkpoint at step 20" '[ "$(grep -c "\"step\"" "$work/b/log.jsonl")" -eq 20 ]'
+"$SPECTRA" train --resume "$work/b/checkpoint.bin" --out "$work/b" --val-every 1000 --sample-tokens 0 --quiet --data "$work/data" > /dev/null 2>&1
+check "40 steps == 20 + resume + 20 (identical checkpoint bytes)" 'cmp -s "$work/a/checkpoint.bin" "$work/b/checkpoint.bin"'
+
+# Ctrl-C: checkpoint written, exit 130, and it resumes
+"$SPECTRA" train "${common[@]}" --steps 100000 --ckpt-every 100000 --val-every 100000 --out "$work/c" --sample-tokens 0 > "$work/c.out" 2> "$work/c.err" &
+pid=$!
+for _ in $(seq 1 100); do [ -s "$work/c/log.jsonl" ] && break; sleep 0.1; done
+sleep 1
+kill -INT $pid
+wait $pid; rc=$?
+check "SIGINT exits 130 with a message" '[ $rc -eq 130 ] && grep -q "interrupted at step" "$work/c.err"'
+done_steps=$(grep -c "^{\"step\"" "$work/c/log.jsonl")
+check "SIGINT leaves a checkpoint that resumes" '"$SPECTRA" train --resume "$work/c/checkpoint.bin" --stop-at $((done_steps + 2)) --out "$work/c" --data "$work/data" --sample-tokens 0 --quiet > "$work/c2.out" 2>&1 && grep -q "stopped at step $((done_steps + 2))" "$work/c2.out"'
+
+[ $fail -eq 0 ] && echo "test_train_cli: all checks passed" || echo "test_train_cli: FAILED"
+exit $fail
