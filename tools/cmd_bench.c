@@ -14,6 +14,9 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "train_cli.h"
+
+#include <unistd.h>
 
 typedef struct optim_cfg {
     char label[32];
@@ -277,10 +280,145 @@ static int bench_optim(int argc, char **argv) {
     return 0;
 }
 
+/* `spectra bench train`: the trainer's real step (forward, backward, clipping, optimizer) on
+ * random tokens of the preset's vocabulary, for each optimizer in the same run. */
+static int bench_train(int argc, char **argv) {
+    const char *preset = "llama-124m", *optims = "adamw,spectra";
+    int B = 4, T = 64, steps = 5, warmup = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: spectra bench train [--preset NAME] [--batch B] [--seq T] [--optims LIST] [--steps N] [--warmup N]\n"
+                   "  defaults: --preset llama-124m --batch 4 --seq 64 --optims adamw,spectra --steps 5 --warmup 2\n"
+                   "  Times whole training steps (median) on random tokens; reports tokens/s and the share of\n"
+                   "  forward, backward and optimizer, and each optimizer's step time relative to the first.\n");
+            return 0;
+        }
+        if (!v) {
+            fprintf(stderr, "spectra bench train: unknown or incomplete option '%s'\n", a);
+            return 2;
+        }
+        i++;
+        int ok = 1;
+        if (!strcmp(a, "--preset")) preset = v;
+        else if (!strcmp(a, "--optims")) optims = v;
+        else if (!strcmp(a, "--batch")) ok = cli_parse_int(a, v, 1, 4096, &B);
+        else if (!strcmp(a, "--seq")) ok = cli_parse_int(a, v, 1, 1 << 16, &T);
+        else if (!strcmp(a, "--steps")) ok = cli_parse_int(a, v, 1, 100000, &steps);
+        else if (!strcmp(a, "--warmup")) ok = cli_parse_int(a, v, 0, 100000, &warmup);
+        else {
+            fprintf(stderr, "spectra bench train: unknown option '%s'\n", a);
+            return 2;
+        }
+        if (!ok) return 2;
+    }
+    spectra_train_config cfg = spectra_train_config_default();
+    if (spectra_model_config_from_preset(preset, &cfg.model) != SPECTRA_OK) {
+        fprintf(stderr, "spectra bench train: %s\n", spectra_last_error());
+        return 2;
+    }
+    if (T > cfg.model.max_seq_len) cfg.model.max_seq_len = T;
+    cfg.batch_size = B;
+    cfg.seq_len = T;
+    cfg.max_steps = (uint64_t)(steps + warmup);
+    cfg.warmup_steps = 0;
+    cfg.val_batches = 1;
+    /* A random-token shard in the temp directory (vocabularies above 65536 cannot be sharded). */
+    if (cfg.model.vocab_size > 65536) {
+        fprintf(stderr, "spectra bench train: preset %s has %d ids; shards hold at most 65536\n", preset, cfg.model.vocab_size);
+        return 2;
+    }
+    char shard[512];
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(shard, sizeof shard, "%s/spectra_bench_train_%d.bin", tmp, (int)getpid());
+    size_t ntok = (size_t)(steps + warmup + 2) * (size_t)B * (size_t)(T + 1) + 1;
+    int32_t *ids = malloc(ntok * sizeof *ids);
+    spectra_rng rng;
+    spectra_rng_seed(&rng, 5);
+    for (size_t i = 0; i < ntok; i++) ids[i] = (int32_t)(spectra_rng_next(&rng) % (uint64_t)cfg.model.vocab_size);
+    spectra_status wst = spectra_shard_write(shard, ids, ntok, (uint32_t)cfg.model.vocab_size);
+    free(ids);
+    if (wst != SPECTRA_OK) {
+        fprintf(stderr, "spectra bench train: %s\n", spectra_last_error());
+        return 1;
+    }
+    const char *coretype_env = getenv("OPENBLAS_CORETYPE");
+    printf("bench train: preset %s (%.1fM parameters), B %d, T %d, %d threads, OpenBLAS core %s%s\n", preset,
+           (double)spectra_model_config_num_params(&cfg.model) / 1e6, B, T, omp_get_max_threads(), bench_openblas_core(),
+           coretype_env ? " [OPENBLAS_CORETYPE set: unset it]" : "");
+    printf("%-10s %10s %10s %10s %10s %10s %9s %9s %8s\n", "optimizer", "step ms", "tokens/s", "fwd ms", "bwd ms", "optim ms",
+           "fwd %", "bwd %", "optim %");
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", optims);
+    double first_step = 0;
+    int rc = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        spectra_algo algo;
+        if (spectra_algo_from_name(tok, &algo) != SPECTRA_OK) {
+            fprintf(stderr, "spectra bench train: %s\n", spectra_last_error());
+            rc = 2;
+            break;
+        }
+        cfg.matrix = spectra_hparams_default(algo);
+        spectra_trainer *tr;
+        const char *paths[1] = {shard};
+        if (spectra_trainer_create(&tr, &cfg, paths, 1, NULL, 0) != SPECTRA_OK) {
+            fprintf(stderr, "spectra bench train: %s\n", spectra_last_error());
+            rc = 1;
+            break;
+        }
+        double *tstep = malloc((size_t)steps * sizeof *tstep), *topt = malloc((size_t)steps * sizeof *topt);
+        double *tf = malloc((size_t)steps * sizeof *tf), *tb = malloc((size_t)steps * sizeof *tb);
+        for (int i = 0; i < warmup + steps; i++) {
+            spectra_step_stats st;
+            if (spectra_trainer_step(tr, &st) != SPECTRA_OK) {
+                fprintf(stderr, "spectra bench train: %s\n", spectra_trainer_last_error(tr));
+                rc = 1;
+                break;
+            }
+            if (i >= warmup) {
+                tstep[i - warmup] = st.seconds;
+                topt[i - warmup] = st.seconds_optim;
+            }
+        }
+        /* Forward and backward separately, on the trainer's model and batch geometry. */
+        spectra_model *m = spectra_trainer_model(tr);
+        int32_t *in = malloc((size_t)B * T * sizeof *in), *tg = malloc((size_t)B * T * sizeof *tg);
+        for (int i = 0; i < B * T; i++) {
+            in[i] = (int32_t)(spectra_rng_next(&rng) % (uint64_t)cfg.model.vocab_size);
+            tg[i] = (int32_t)(spectra_rng_next(&rng) % (uint64_t)cfg.model.vocab_size);
+        }
+        for (int i = 0; i < steps; i++) {
+            float loss;
+            double t0 = bench_now();
+            spectra_model_forward(m, in, tg, NULL, B, T, &loss);
+            double t1 = bench_now();
+            spectra_model_backward(m);
+            tf[i] = t1 - t0;
+            tb[i] = bench_now() - t1;
+        }
+        if (rc == 0) {
+            bench_stats s = bench_summarize(tstep, steps), so = bench_summarize(topt, steps), sf = bench_summarize(tf, steps),
+                        sb = bench_summarize(tb, steps);
+            double tot = sf.median + sb.median + so.median;
+            if (first_step == 0) first_step = s.median;
+            printf("%-10s %10.1f %10.1f %10.1f %10.1f %10.1f %8.1f%% %8.1f%% %7.1f%%   x%.3f vs %s\n", tok, 1e3 * s.median,
+                   (double)B * T / s.median, 1e3 * sf.median, 1e3 * sb.median, 1e3 * so.median, 100 * sf.median / tot,
+                   100 * sb.median / tot, 100 * so.median / tot, s.median / first_step, buf);
+        }
+        free(in), free(tg), free(tstep), free(topt), free(tf), free(tb);
+        spectra_trainer_destroy(tr);
+        if (rc) break;
+    }
+    unlink(shard);
+    return rc;
+}
+
 static void bench_usage(FILE *f) {
     fprintf(f, "usage: spectra bench <what> [options]\n"
                "  optim   optimizer step times against this machine's floors (SPEC §7)\n"
-               "  model   transformer forward/backward times and tokens/s\n");
+               "  model   transformer forward/backward times and tokens/s\n"
+               "  train   whole training steps (forward, backward, optimizer) and tokens/s per optimizer\n");
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -290,6 +428,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "optim")) return bench_optim(argc - 1, argv + 1);
     if (!strcmp(argv[1], "model")) return cmd_bench_model(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "train")) return bench_train(argc - 1, argv + 1);
     fprintf(stderr, "spectra bench: unknown benchmark '%s'\n", argv[1]);
     bench_usage(stderr);
     return 2;
