@@ -139,15 +139,16 @@ static int oracle_check(void) {
             for (int y = 0; y < n_oracle_tok; y++)
                 if (pairc[x][y] > best) best = pairc[x][y], ba = x, bb = y;
         if (ba < 0) break;
-        char cat[64], sa[80], sb[80];
+        char cat[128], sa[80], sb[80];
         snprintf(cat, sizeof cat, "%s%s", tokstr[ba], tokstr[bb]);
+        CHECK(strlen(cat) < sizeof tokstr[0]); /* the oracle's tokens stay short on this corpus */
         show(tokstr[ba], sa);
         show(tokstr[bb], sb);
         snprintf(expect[nmerges++], 160, "%s %s", sa, sb);
         int c = tok_find(cat);
         if (c < 0) {
             c = n_oracle_tok++;
-            snprintf(tokstr[c], 64, "%s", cat);
+            snprintf(tokstr[c], sizeof tokstr[c], "%.63s", cat);
         }
         for (int i = 0; i < nw; i++) {
             int k = 0;
