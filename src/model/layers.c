@@ -248,7 +248,7 @@ static void att_tile_w(float acc[ATT_RB][ATT_VW], const float *const a[ATT_RB], 
 static int pad16(int n) { return (n + 15) & ~15; }
 
 size_t spectra_attention_scratch_floats(int T, int hd) {
-    return (size_t)pad16(T) * hd + (size_t)T * T;
+    return 2 * ((size_t)pad16(T) * hd + (size_t)T * T);
 }
 
 /* dst[j * ldt + u] = src[u * C + j] for u < T, zero for u in [T, ldt). */
@@ -323,39 +323,56 @@ static void causal_wtm_acc(float *Y, int ldy, const float *W, const float *M, in
     }
 }
 
-void spectra_attention_forward(float *out, float *att, const float *qkv, float *scratch,
+/* P[t, u] = exp(scale q_t . k_u - lse[t]) for u <= t, zero padding past the diagonal.
+ * With lse == NULL the softmax is computed and its log-normalizer stored in lse_out. */
+static void causal_probs(float *P, const float *Q, int ldq, const float *Kt, int ldt, int T,
+                         int hd, float scale, const float *lse, float *lse_out) {
+    causal_scores(P, Q, ldq, Kt, ldt, T, hd, scale);
+    for (int t = 0; t < T; t++) {
+        float *p = P + (size_t)t * T;
+        if (lse) {
+            const float l = lse[t];
+            for (int u = 0; u <= t; u++) p[u] = exp_vec(p[u] - l);
+        } else {
+            const float mx = max_array(p, t + 1);
+            for (int u = 0; u <= t; u++) p[u] = exp_vec(p[u] - mx);
+            const float sum = sum_array(p, t + 1);
+            const float inv = 1.0f / sum;
+            for (int u = 0; u <= t; u++) p[u] *= inv;
+            lse_out[t] = mx + logf(sum);
+        }
+        zero_past_diagonal(p, t, T);
+    }
+}
+
+void spectra_attention_forward(float *out, float *lse, const float *qkv, float *scratch,
                                int n_threads, int B, int T, int Hq, int Hkv, int hd) {
     const int C = (Hq + 2 * Hkv) * hd, Cq = Hq * hd, group = Hq / Hkv, Tp = pad16(T);
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t per_thread = spectra_attention_scratch_floats(T, hd);
     /* One task per (batch, kv head) so K is transposed once for its query heads. Hand
      * tiles rather than sgemm: they skip the masked half, need no BLAS call inside the
-     * OpenMP region, and have no per-call overhead at T = 64. */
+     * OpenMP region, and have no per-call overhead at T = 64. The probabilities live in
+     * per-thread scratch only; the backward recomputes them from q, k and lse, so the
+     * saved state is O(T) per head instead of O(T^2). */
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(n_threads) if ((size_t)B * Hq * T * T >= PAR_MIN_WORK)
     for (int b = 0; b < B; b++)
         for (int g = 0; g < Hkv; g++) {
             float *Kt = scratch + (size_t)omp_get_thread_num() * per_thread;
+            float *P = Kt + (size_t)Tp * hd;
             const float *base = qkv + (size_t)b * T * C;
             transpose_head(Kt, Tp, base + (size_t)(Hq + g) * hd, C, T, hd);
             for (int h = g * group; h < (g + 1) * group; h++) {
-                float *A = att + ((size_t)b * Hq + h) * T * T;
-                causal_scores(A, base + (size_t)h * hd, C, Kt, Tp, T, hd, scale);
-                for (int t = 0; t < T; t++) {
-                    float *a = A + (size_t)t * T;
-                    const float mx = max_array(a, t + 1);
-                    for (int u = 0; u <= t; u++) a[u] = exp_vec(a[u] - mx);
-                    const float inv = 1.0f / sum_array(a, t + 1);
-                    for (int u = 0; u <= t; u++) a[u] *= inv;
-                    zero_past_diagonal(a, t, T);
-                }
-                causal_wm(out + (size_t)b * T * Cq + (size_t)h * hd, Cq, A,
+                causal_probs(P, base + (size_t)h * hd, C, Kt, Tp, T, hd, scale, NULL,
+                             lse + ((size_t)b * Hq + h) * T);
+                causal_wm(out + (size_t)b * T * Cq + (size_t)h * hd, Cq, P,
                           base + (size_t)(Hq + Hkv + g) * hd, C, T, hd);
             }
         }
 }
 
 void spectra_attention_backward(float *dqkv, const float *dout, const float *qkv,
-                                const float *att, float *scratch, int n_threads, int B, int T,
+                                const float *lse, float *scratch, int n_threads, int B, int T,
                                 int Hq, int Hkv, int hd) {
     const int C = (Hq + 2 * Hkv) * hd, Cq = Hq * hd, group = Hq / Hkv, Tp = pad16(T);
     const float scale = 1.0f / sqrtf((float)hd);
@@ -365,8 +382,10 @@ void spectra_attention_backward(float *dqkv, const float *dout, const float *qkv
 #pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(n_threads) if ((size_t)B * Hq * T * T >= PAR_MIN_WORK)
     for (int b = 0; b < B; b++)
         for (int g = 0; g < Hkv; g++) {
-            float *Vt = scratch + (size_t)omp_get_thread_num() * per_thread;
-            float *D = Vt + (size_t)Tp * hd; /* T x T: dP, then dS */
+            float *Kt = scratch + (size_t)omp_get_thread_num() * per_thread;
+            float *P = Kt + (size_t)Tp * hd;      /* T x T probabilities, recomputed */
+            float *Vt = P + (size_t)T * T;
+            float *D = Vt + (size_t)Tp * hd;      /* T x T: dP, then dS */
             const float *base = qkv + (size_t)b * T * C;
             const float *K = base + (size_t)(Hq + g) * hd, *V = base + (size_t)(Hq + Hkv + g) * hd;
             float *dbase = dqkv + (size_t)b * T * C;
@@ -375,14 +394,15 @@ void spectra_attention_backward(float *dqkv, const float *dout, const float *qkv
                 memset(dK + (size_t)t * C, 0, (size_t)hd * sizeof(float));
                 memset(dV + (size_t)t * C, 0, (size_t)hd * sizeof(float));
             }
+            transpose_head(Kt, Tp, K, C, T, hd);
             transpose_head(Vt, Tp, V, C, T, hd);
             for (int h = g * group; h < (g + 1) * group; h++) {
-                const float *A = att + ((size_t)b * Hq + h) * T * T;
                 const float *Q = base + (size_t)h * hd;
                 const float *dO = dout + (size_t)b * T * Cq + (size_t)h * hd;
+                causal_probs(P, Q, C, Kt, Tp, T, hd, scale, lse + ((size_t)b * Hq + h) * T, NULL);
                 causal_scores(D, dO, Cq, Vt, Tp, T, hd, 1.0f); /* dP = dO V^T */
                 for (int t = 0; t < T; t++) { /* softmax backward */
-                    const float *p = A + (size_t)t * T;
+                    const float *p = P + (size_t)t * T;
                     float *d = D + (size_t)t * T, pdp = 0.0f;
                     for (int u = 0; u <= t; u++) pdp += p[u] * d[u];
                     for (int u = 0; u <= t; u++) d[u] = p[u] * (d[u] - pdp) * scale;
@@ -390,7 +410,7 @@ void spectra_attention_backward(float *dqkv, const float *dout, const float *qkv
                 }
                 causal_wm(dbase + (size_t)h * hd, C, D, K, C, T, hd); /* dQ = dS K */
                 causal_wtm_acc(dK, C, D, Q, C, T, hd);                /* dK += dS^T Q */
-                causal_wtm_acc(dV, C, A, dO, Cq, T, hd);              /* dV += P^T dO */
+                causal_wtm_acc(dV, C, P, dO, Cq, T, hd);              /* dV += P^T dO */
             }
         }
 }
