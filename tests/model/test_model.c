@@ -445,6 +445,16 @@ static void test_outputs(void) {
     /* a changed (smaller) shape reuses the buffer and still matches the reference */
     CHECK_OK(spectra_model_forward(m, in, tg, NULL, 1, 5, &loss));
     CHECK_NEAR(loss, ref_forward(&r, in, tg, NULL, 1, 5, NULL), 1e-5);
+    /* growing past the reservation reallocates and still matches */
+    size_t bytes = spectra_model_activation_bytes(m);
+    CHECK_OK(spectra_model_reserve(m, 1, 4));
+    CHECK(spectra_model_activation_bytes(m) == bytes); /* smaller: no reallocation */
+    int32_t big_in[4 * 16], big_tg[4 * 16];
+    random_tokens(big_in, 64, c.vocab_size);
+    random_tokens(big_tg, 64, c.vocab_size);
+    CHECK_OK(spectra_model_forward(m, big_in, big_tg, NULL, 4, 16, &loss));
+    CHECK(spectra_model_activation_bytes(m) > bytes);
+    CHECK_NEAR(loss, ref_forward(&r, big_in, big_tg, NULL, 4, 16, NULL), 1e-5);
     free(g1), free(lg), free(r.p);
     spectra_model_destroy(m);
 }
