@@ -11,12 +11,32 @@
 /* Large N*d loops are split over threads; tiny ones (tests) are not worth a fork. */
 #define PAR_MIN_WORK 2048
 
+/* Reductions over 16 independent lanes, combined at the end: the compiler can keep
+ * each lane in a vector register without -ffast-math (which it needs to reassociate a
+ * single running sum), and no `omp simd` pragma is needed (clang rejects those under
+ * -Werror when instrumentation, e.g. ASan, prevents vectorization). */
+#define LANES 16
+
 static inline float dotf(const float *a, const float *b, int n) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] = fmaf(a[j + k], b[j + k], acc[k]);
+    for (; j < n; j++) acc[0] = fmaf(a[j], b[j], acc[0]);
     float s = 0.0f;
-    /* simd reduction lets the compiler use several vector accumulators without
-     * -ffast-math; the reassociation changes rounding only at the 1e-7 level. */
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    for (int k = 0; k < LANES; k++) s += acc[k];
+    return s;
+}
+
+/* sum_j a[j] * b[j] * c[j] */
+static inline float dot3f(const float *a, const float *b, const float *c, int n) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] = fmaf(a[j + k] * b[j + k], c[j + k], acc[k]);
+    for (; j < n; j++) acc[0] = fmaf(a[j] * b[j], c[j], acc[0]);
+    float s = 0.0f;
+    for (int k = 0; k < LANES; k++) s += acc[k];
     return s;
 }
 
@@ -48,22 +68,25 @@ static inline float exp_vec(float x) {
 }
 
 static inline float sum_array(const float *x, int n) {
+    float acc[LANES] = {0};
+    int j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += x[j + k];
+    for (; j < n; j++) acc[0] += x[j];
     float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++) s += x[i];
+    for (int k = 0; k < LANES; k++) s += acc[k];
     return s;
 }
 
-/* Max over 16 independent lanes: vectorizes under gcc and clang without fast-math. */
 static float max_array(const float *x, int n) {
-    float m[16];
-    for (int k = 0; k < 16; k++) m[k] = -INFINITY;
+    float m[LANES];
+    for (int k = 0; k < LANES; k++) m[k] = -INFINITY;
     int j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int k = 0; k < 16; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+    for (; j + LANES <= n; j += LANES)
+        for (int k = 0; k < LANES; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
     for (; j < n; j++) m[0] = x[j] > m[0] ? x[j] : m[0];
     float r = m[0];
-    for (int k = 1; k < 16; k++) r = m[k] > r ? m[k] : r;
+    for (int k = 1; k < LANES; k++) r = m[k] > r ? m[k] : r;
     return r;
 }
 
@@ -84,7 +107,6 @@ void spectra_embedding_backward(float *demb, const float *dout, const int32_t *t
         for (int i = 0; i < N; i++) {
             float *dst = demb + (size_t)tokens[i] * d;
             const float *src = dout + (size_t)i * d;
-#pragma omp simd
             for (int j = c0; j < c1; j++) dst[j] += src[j];
         }
     }
@@ -98,7 +120,6 @@ void spectra_rmsnorm_forward(float *out, float *rstd, const float *x, const floa
         float *oi = out + (size_t)i * d;
         float r = 1.0f / sqrtf(dotf(xi, xi, d) / (float)d + eps);
         rstd[i] = r;
-#pragma omp simd
         for (int j = 0; j < d; j++) oi[j] = xi[j] * r * g[j];
     }
 }
@@ -110,11 +131,8 @@ void spectra_rmsnorm_backward(float *dx, float *dg, const float *dout, const flo
     for (int i = 0; i < N; i++) {
         const float *xi = x + (size_t)i * d, *di = dout + (size_t)i * d;
         float *dxi = dx + (size_t)i * d;
-        float r = rstd[i], s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int j = 0; j < d; j++) s += di[j] * g[j] * xi[j];
+        float r = rstd[i], s = dot3f(di, g, xi, d);
         float c = s * r * r / (float)d; /* mean(dn * n) / rstd */
-#pragma omp simd
         for (int j = 0; j < d; j++) dxi[j] += r * (di[j] * g[j] - xi[j] * c);
     }
     /* dg sums over rows: split the columns so no two threads share an element. */
@@ -125,7 +143,6 @@ void spectra_rmsnorm_backward(float *dx, float *dg, const float *dout, const flo
         for (int i = 0; i < N; i++) {
             const float *xi = x + (size_t)i * d, *di = dout + (size_t)i * d;
             float r = rstd[i];
-#pragma omp simd
             for (int j = c0; j < c1; j++) dg[j] += di[j] * xi[j] * r;
         }
     }
@@ -167,7 +184,6 @@ static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, 
         const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
         for (int h = 0; h < n_heads; h++) {
             float *x1 = x + (size_t)r * stride + (size_t)h * hd, *x2 = x1 + half;
-#pragma omp simd
             for (int i = 0; i < half; i++) {
                 float a = x1[i], b = x2[i], si = sign * s[i];
                 x1[i] = a * c[i] - b * si;
@@ -451,7 +467,6 @@ double spectra_crossentropy_forward(float *probs_logits, float *losses, const in
         for (int j = 0; j < V; j++) x[j] = exp_vec(x[j] - mx);
         float sum = sum_array(x, V);
         float inv = 1.0f / sum;
-#pragma omp simd
         for (int j = 0; j < V; j++) x[j] *= inv;
         float l = logf(sum) - (target_logit - mx);
         losses[i] = l;
@@ -466,7 +481,6 @@ void spectra_crossentropy_backward(float *probs_dlogits, const int32_t *targets,
     for (int i = 0; i < N; i++) {
         float *x = probs_dlogits + (size_t)i * V;
         float c = scale * (weights ? weights[i] : 1.0f);
-#pragma omp simd
         for (int j = 0; j < V; j++) x[j] *= c;
         x[targets[i]] -= c;
     }
