@@ -445,6 +445,8 @@ static void test_outputs(void) {
     /* a changed (smaller) shape reuses the buffer and still matches the reference */
     CHECK_OK(spectra_model_forward(m, in, tg, NULL, 1, 5, &loss));
     CHECK_NEAR(loss, ref_forward(&r, in, tg, NULL, 1, 5, NULL), 1e-5);
+    CHECK_OK(spectra_model_forward(m, in, tg, NULL, 3, 1, &loss)); /* T = 1 */
+    CHECK_NEAR(loss, ref_forward(&r, in, tg, NULL, 3, 1, NULL), 1e-5);
     /* growing past the reservation reallocates and still matches */
     size_t bytes = spectra_model_activation_bytes(m);
     CHECK_OK(spectra_model_reserve(m, 1, 4));
