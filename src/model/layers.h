@@ -42,17 +42,17 @@ void spectra_rope_backward(float *dx, const float *cos_t, const float *sin_t, in
 
 /* Causal attention. qkv rows (N = B*T, row stride (Hq + 2 Hkv) hd) hold
  * [q heads | k heads | v heads]; query head h reads kv head h / (Hq/Hkv).
- * out[N, Hq*hd] = softmax(q k^T / sqrt(hd), causal) v. att[B, Hq, T, T] receives the
- * probabilities: row t holds u <= t, zeros for a few u past t, the rest untouched.
+ * out[N, Hq*hd] = softmax(q k^T / sqrt(hd), causal) v. lse[B, Hq, T] receives each
+ * softmax row's log-normalizer, all the backward needs to rebuild the probabilities.
  * scratch holds n_threads * spectra_attention_scratch_floats(T, hd) floats; the parallel
  * region uses at most n_threads threads so each owns one slice. */
 size_t spectra_attention_scratch_floats(int T, int hd);
-void spectra_attention_forward(float *out, float *att, const float *qkv, float *scratch,
+void spectra_attention_forward(float *out, float *lse, const float *qkv, float *scratch,
                                int n_threads, int B, int T, int Hq, int Hkv, int hd);
 /* dqkv = gradient w.r.t. qkv (overwritten, same layout), from dout and the forward's
- * qkv and att. */
+ * qkv and lse. */
 void spectra_attention_backward(float *dqkv, const float *dout, const float *qkv,
-                                const float *att, float *scratch, int n_threads, int B, int T,
+                                const float *lse, float *scratch, int n_threads, int B, int T,
                                 int Hq, int Hkv, int hd);
 
 /* SwiGLU: gu rows are [gate (ff) | up (ff)]; h[N, ff] = silu(gate) * up. */

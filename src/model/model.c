@@ -20,7 +20,7 @@ typedef struct acts {
     float *rstd1, *rstd2;   /* L x N */
     float *qkv;             /* L x N x C3, q and k after RoPE */
     float *atto;            /* L x N x Cq: attention output before wo */
-    float *att;             /* L x B x Hq x T x T: probabilities */
+    float *lse;             /* L x B x Hq x T: attention softmax log-normalizers */
     float *gu;              /* L x N x 2ff: [gate | up] pre-activation */
     float *h;               /* L x N x ff: silu(gate) * up */
     float *xnf, *rstdf;     /* N x d, N */
@@ -72,7 +72,7 @@ static size_t layout(spectra_model *m, int B, int T, int n_threads, float *base,
     TAKE(rstd2, float, L * N);
     TAKE(qkv, float, L * N * C3);
     TAKE(atto, float, L * N * Cq);
-    TAKE(att, float, L * (size_t)B * m->cfg.n_heads * T * T);
+    TAKE(lse, float, L * (size_t)B * m->cfg.n_heads * T);
     TAKE(gu, float, L * N * 2 * ff);
     TAKE(h, float, L * N * ff);
     TAKE(xnf, float, N * d);
@@ -285,7 +285,7 @@ spectra_status spectra_model_forward(spectra_model *m, const int32_t *inputs,
         float *res = a->res + (size_t)l * Nd, *mid = a->res_mid + (size_t)l * Nd;
         float *xn1 = a->xn1 + (size_t)l * Nd, *xn2 = a->xn2 + (size_t)l * Nd;
         float *qkv = a->qkv + (size_t)l * N * C3, *atto = a->atto + (size_t)l * N * Cq;
-        float *att = a->att + (size_t)l * B * Hq * T * T;
+        float *lse = a->lse + (size_t)l * B * Hq * T;
         float *gu = a->gu + (size_t)l * N * 2 * ff, *h = a->h + (size_t)l * N * ff;
 
         spectra_rmsnorm_forward(xn1, a->rstd1 + (size_t)l * N, res,
@@ -295,7 +295,7 @@ spectra_status spectra_model_forward(spectra_model *m, const int32_t *inputs,
                                C3, 0);
         spectra_rope_forward(qkv, m->rope_cos, m->rope_sin, B, T, Hq, hd, C3);
         spectra_rope_forward(qkv + Cq, m->rope_cos, m->rope_sin, B, T, Hkv, hd, C3);
-        spectra_attention_forward(atto, att, qkv, a->attn_scratch, m->n_threads, B, T, Hq, Hkv,
+        spectra_attention_forward(atto, lse, qkv, a->attn_scratch, m->n_threads, B, T, Hq, Hkv,
                                   hd);
         memcpy(mid, res, Nd * sizeof(float));
         spectra_linear_forward(mid, atto, P(m, spectra_layer_tensor_index(l, SPECTRA_LT_WO)), N, Cq,
@@ -358,7 +358,7 @@ spectra_status spectra_model_backward(spectra_model *m) {
         float *res = a->res + (size_t)l * Nd, *mid = a->res_mid + (size_t)l * Nd;
         float *xn1 = a->xn1 + (size_t)l * Nd, *xn2 = a->xn2 + (size_t)l * Nd;
         float *qkv = a->qkv + (size_t)l * N * C3, *atto = a->atto + (size_t)l * N * Cq;
-        float *att = a->att + (size_t)l * B * Hq * T * T;
+        float *lse = a->lse + (size_t)l * B * Hq * T;
         float *gu = a->gu + (size_t)l * N * 2 * ff, *h = a->h + (size_t)l * N * ff;
         const size_t iA = spectra_layer_tensor_index(l, SPECTRA_LT_ATTN_NORM);
         const size_t iQ = spectra_layer_tensor_index(l, SPECTRA_LT_WQ);
@@ -378,7 +378,7 @@ spectra_status spectra_model_backward(spectra_model *m) {
         /* Attention block: mid = res + atto W_o^T. */
         float *datto = a->dbuf;
         spectra_linear_backward(datto, G(m, iO), a->dres, atto, P(m, iO), N, Cq, d, 0);
-        spectra_attention_backward(a->dqkv, datto, qkv, att, a->attn_scratch, m->n_threads, B, T,
+        spectra_attention_backward(a->dqkv, datto, qkv, lse, a->attn_scratch, m->n_threads, B, T,
                                    Hq, Hkv, hd);
         spectra_rope_backward(a->dqkv, m->rope_cos, m->rope_sin, B, T, Hq, hd, C3);
         spectra_rope_backward(a->dqkv + Cq, m->rope_cos, m->rope_sin, B, T, Hkv, hd, C3);

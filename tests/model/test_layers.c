@@ -208,7 +208,7 @@ static void test_rope(void) {
 
 /* ---------------- attention ---------------- */
 static int a_B, a_T, a_Hq, a_Hkv, a_hd;
-static double *a_qkv, *a_R, *a_out;
+static double *a_qkv, *a_R, *a_out, *a_lse;
 static void attn_ref(void) {
     int C = (a_Hq + 2 * a_Hkv) * a_hd, g = a_Hq / a_Hkv, T = a_T, hd = a_hd;
     double *s = malloc((size_t)T * sizeof *s);
@@ -222,6 +222,7 @@ static void attn_ref(void) {
                     if (s[u] > mx) mx = s[u];
                 }
                 for (int u = 0; u <= t; u++) sum += (s[u] = exp(s[u] - mx));
+                a_lse[((size_t)b * a_Hq + h) * T + t] = mx + log(sum);
                 double *o = &a_out[(size_t)(b * T + t) * a_Hq * hd + h * hd];
                 for (int j = 0; j < hd; j++) {
                     double acc = 0;
@@ -245,20 +246,22 @@ static void test_attention(int B, int T, int Hq, int Hkv, int hd, size_t sampled
     a_qkv = malloc(nqkv * sizeof(double));
     a_R = malloc(nout * sizeof(double));
     a_out = malloc(nout * sizeof(double));
+    a_lse = malloc((size_t)B * Hq * T * sizeof(double));
     float *qkv = malloc(nqkv * sizeof(float)), *dqkv = malloc(nqkv * sizeof(float));
     float *R = malloc(nout * sizeof(float)), *out = malloc(nout * sizeof(float));
-    float *att = malloc((size_t)B * Hq * T * T * sizeof(float));
+    float *lse = malloc((size_t)B * Hq * T * sizeof(float));
     int nt = omp_get_max_threads();
     float *scratch = malloc((size_t)nt * spectra_attention_scratch_floats(T, hd) * sizeof(float));
     fill(a_qkv, qkv, nqkv, 1.5, 0);
     fill(a_R, R, nout, 1, 0);
-    spectra_attention_forward(out, att, qkv, scratch, nt, B, T, Hq, Hkv, hd);
+    spectra_attention_forward(out, lse, qkv, scratch, nt, B, T, Hq, Hkv, hd);
     attn_ref();
+    check_close("attention log-normalizers", lse, a_lse, (size_t)B * Hq * T, 1e-5);
     char what[96];
     snprintf(what, sizeof what, "attention forward B=%d T=%d Hq=%d Hkv=%d", B, T, Hq, Hkv);
     check_close(what, out, a_out, nout, 1e-5);
     for (size_t i = 0; i < nqkv; i++) dqkv[i] = 123.0f; /* must be overwritten */
-    spectra_attention_backward(dqkv, R, qkv, att, scratch, nt, B, T, Hq, Hkv, hd);
+    spectra_attention_backward(dqkv, R, qkv, lse, scratch, nt, B, T, Hq, Hkv, hd);
     snprintf(what, sizeof what, "attention dqkv B=%d T=%d Hq=%d Hkv=%d", B, T, Hq, Hkv);
     if (!sampled || sampled >= nqkv) {
         fd_check(what, a_qkv, nqkv, dqkv, attn_J);
@@ -269,7 +272,7 @@ static void test_attention(int B, int T, int Hq, int Hkv, int hd, size_t sampled
             if (k < nqkv) fd_check(what, a_qkv + k, 1, dqkv + k, attn_J);
         }
     }
-    free(a_qkv), free(a_R), free(a_out), free(qkv), free(dqkv), free(R), free(out), free(att);
+    free(a_qkv), free(a_R), free(a_out), free(qkv), free(dqkv), free(R), free(out), free(lse), free(a_lse);
     free(scratch);
 }
 

@@ -445,6 +445,18 @@ static void test_outputs(void) {
     /* a changed (smaller) shape reuses the buffer and still matches the reference */
     CHECK_OK(spectra_model_forward(m, in, tg, NULL, 1, 5, &loss));
     CHECK_NEAR(loss, ref_forward(&r, in, tg, NULL, 1, 5, NULL), 1e-5);
+    CHECK_OK(spectra_model_forward(m, in, tg, NULL, 3, 1, &loss)); /* T = 1 */
+    CHECK_NEAR(loss, ref_forward(&r, in, tg, NULL, 3, 1, NULL), 1e-5);
+    /* growing past the reservation reallocates and still matches */
+    size_t bytes = spectra_model_activation_bytes(m);
+    CHECK_OK(spectra_model_reserve(m, 1, 4));
+    CHECK(spectra_model_activation_bytes(m) == bytes); /* smaller: no reallocation */
+    int32_t big_in[4 * 16], big_tg[4 * 16];
+    random_tokens(big_in, 64, c.vocab_size);
+    random_tokens(big_tg, 64, c.vocab_size);
+    CHECK_OK(spectra_model_forward(m, big_in, big_tg, NULL, 4, 16, &loss));
+    CHECK(spectra_model_activation_bytes(m) > bytes);
+    CHECK_NEAR(loss, ref_forward(&r, big_in, big_tg, NULL, 4, 16, NULL), 1e-5);
     free(g1), free(lg), free(r.p);
     spectra_model_destroy(m);
 }
@@ -479,13 +491,13 @@ int main(void) {
     spectra_model_config_from_preset("tiny", &c);
     /* tiny as shipped: untied head, grouped KV (4 q / 2 kv heads), weighted loss; B*T
      * large enough that the kernels take their OpenMP paths */
-    grad_check("tiny untied GQA weighted", c, 4, 16, 1, 40);
+    grad_check("tiny untied GQA weighted", c, 4, 16, 1, 100);
     /* tied head (tok_emb gets lookup + head gradients), plain MHA, uniform loss, an
      * explicit head_dim different from d_model / n_heads */
     c.tied_embeddings = 1;
     c.n_kv_heads = c.n_heads;
     c.head_dim = 6;
     c.n_layers = 1;
-    grad_check("tiny tied MHA head_dim=6", c, 2, 7, 0, 40);
+    grad_check("tiny tied MHA head_dim=6", c, 2, 7, 0, 50);
     return test_finish("test_model");
 }
