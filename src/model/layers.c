@@ -59,9 +59,9 @@ static inline float exp_vec(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * r * r + r + 1.0f;
-    int32_t bits;
+    uint32_t bits; /* unsigned: a NaN input must not make the shift undefined behaviour */
     memcpy(&bits, &big, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) << 23; /* 2^n */
+    bits = (bits - 0x4B400000u + 127u) << 23; /* 2^n */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale;
