@@ -3,6 +3,7 @@
  * with Spectra, AdamW and Muon from the same start. Prints the losses side by side and what
  * Spectra saw: the spike's share of the momentum energy, σ1/σ_tail, the effective rate. */
 #include "cli.h"
+#include "train_cli.h"
 #include "spectra/spectra.h"
 
 #include <cblas.h>
@@ -26,17 +27,6 @@ static void usage(FILE *f) {
             "  the rest (a spike-tail gradient spectrum), with Spectra, AdamW and Muon at their default\n"
             "  settings and a cosine learning-rate decay to 10%%.\n"
             "  defaults: --steps 300 --rows 256 --cols 512 --samples 2048 --spike 8 --seed 1 --every 30\n");
-}
-
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || x < lo || x > hi) {
-        fprintf(stderr, "spectra demo: %s expects an integer in [%d, %d], got '%s'\n", flag, lo, hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
 }
 
 /* loss and gradient G = Xᵀ(XW − Y)/S; R is an S x n scratch. */
@@ -64,24 +54,24 @@ int cmd_demo(int argc, char **argv) {
             return 2;
         }
         const char *v = argv[++i];
-        int x, rc = 0;
-        if (!strcmp(a, "--steps")) rc = parse_int(a, v, 1, 1000000, &o.steps);
-        else if (!strcmp(a, "--rows")) rc = parse_int(a, v, 8, 8192, &o.m);
-        else if (!strcmp(a, "--cols")) rc = parse_int(a, v, 8, 8192, &o.n);
-        else if (!strcmp(a, "--samples")) rc = parse_int(a, v, 16, 1 << 20, &o.N);
-        else if (!strcmp(a, "--every")) rc = parse_int(a, v, 1, 1000000, &o.every);
+        int x, rc = 1;
+        if (!strcmp(a, "--steps")) rc = cli_parse_int(a, v, 1, 1000000, &o.steps);
+        else if (!strcmp(a, "--rows")) rc = cli_parse_int(a, v, 8, 8192, &o.m);
+        else if (!strcmp(a, "--cols")) rc = cli_parse_int(a, v, 8, 8192, &o.n);
+        else if (!strcmp(a, "--samples")) rc = cli_parse_int(a, v, 16, 1 << 20, &o.N);
+        else if (!strcmp(a, "--every")) rc = cli_parse_int(a, v, 1, 1000000, &o.every);
         else if (!strcmp(a, "--spike")) {
-            rc = parse_int(a, v, 1, 1000, &x);
+            rc = cli_parse_int(a, v, 1, 1000, &x);
             o.spike = x;
         } else if (!strcmp(a, "--seed")) {
-            rc = parse_int(a, v, 0, 2147483647, &x);
+            rc = cli_parse_int(a, v, 0, 2147483647, &x);
             o.seed = (uint64_t)x;
         } else {
             fprintf(stderr, "spectra demo: unknown option '%s'\n", a);
             usage(stderr);
             return 2;
         }
-        if (rc) return 2;
+        if (!rc) return 2;
     }
     const size_t mn = (size_t)o.m * o.n;
     float *X = malloc((size_t)o.N * o.m * sizeof *X), *Y = malloc((size_t)o.N * o.n * sizeof *Y);

@@ -157,6 +157,8 @@ int cli_generate(spectra_model *model, spectra_tokenizer *tok, const int32_t *pr
                  int top_k, uint64_t seed, FILE *out) {
     const spectra_model_config *mc = spectra_model_get_config(model);
     int T = mc->max_seq_len;
+    /* One allocation for the longest context, not one growing reallocation per token. */
+    if (spectra_model_reserve(model, 1, T) != SPECTRA_OK) return -1;
     int32_t *ctx = malloc((size_t)T * sizeof *ctx);
     float *probs = malloc((size_t)mc->vocab_size * sizeof *probs);
     int *idx = malloc((size_t)mc->vocab_size * sizeof *idx);

@@ -93,6 +93,13 @@ void spectra_internal_set_fused(int on);
 /* Dion's Q is initialized from the parameter's RNG at registration and on reset. */
 void dion_algo_init_q(optim_param *p);
 
+/* Hyperparameters as u32 algo + 14 f64 fields, shared by optimizer state files and trainer
+ * checkpoints. */
+struct spectra_buf;
+struct spectra_reader;
+void spectra_hparams_write(struct spectra_buf *b, const spectra_hparams *hp);
+void spectra_hparams_read(struct spectra_reader *r, spectra_hparams *hp);
+
 /* Hyperparameter validation, shared by add_group, set_hparams and state loading. */
 spectra_status spectra_hparams_validate(const spectra_hparams *hp);
 

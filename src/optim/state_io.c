@@ -2,7 +2,7 @@
  *
  * Layout (little-endian), version 1:
  *   "SPCTROPT" | u32 version | u32 n_groups | u32 n_params | u64 seed
- *   per group:  u32 algo | 14 x f64 hyperparameters (order in put_hparams)
+ *   per group:  u32 algo | 14 x f64 hyperparameters (order in spectra_hparams_write)
  *   per param:  u32 name_len | name | u32 group | u64 rows | u64 cols | u64 rank | u64 step
  *               | u32 cache_valid | 4 x u64 rng state | u64 len0 | len0 floats | u64 len1 | len1 floats
  *   u32 CRC-32 of every preceding byte
@@ -21,7 +21,7 @@
 #define STATE_VERSION 1u
 #define N_HPARAM_FIELDS 14
 
-static void put_hparams(spectra_buf *b, const spectra_hparams *hp) {
+void spectra_hparams_write(spectra_buf *b, const spectra_hparams *hp) {
     double f[N_HPARAM_FIELDS] = {hp->lr,         hp->weight_decay, hp->momentum,  hp->nesterov,  hp->beta1,
                                  hp->beta2,      hp->eps,          hp->rank_ratio, hp->power_iters, hp->scale,
                                  hp->oversample, hp->ns_steps,     hp->lr_adjust, hp->rank_fraction};
@@ -29,7 +29,7 @@ static void put_hparams(spectra_buf *b, const spectra_hparams *hp) {
     for (int i = 0; i < N_HPARAM_FIELDS; i++) spectra_buf_f64(b, f[i]);
 }
 
-static void get_hparams(spectra_reader *r, spectra_hparams *hp) {
+void spectra_hparams_read(spectra_reader *r, spectra_hparams *hp) {
     memset(hp, 0, sizeof *hp);
     hp->algo = (spectra_algo)spectra_read_u32(r);
     double f[N_HPARAM_FIELDS];
@@ -59,7 +59,7 @@ spectra_status spectra_optim_serialize(const spectra_optim *opt, void **out, siz
     spectra_buf_u32(&b, (uint32_t)opt->n_groups);
     spectra_buf_u32(&b, (uint32_t)opt->n_params);
     spectra_buf_u64(&b, opt->seed);
-    for (int g = 0; g < opt->n_groups; g++) put_hparams(&b, &opt->groups[g].hp);
+    for (int g = 0; g < opt->n_groups; g++) spectra_hparams_write(&b, &opt->groups[g].hp);
     for (int i = 0; i < opt->n_params; i++) {
         const optim_param *p = &opt->params[i];
         uint32_t nl = (uint32_t)strlen(p->name);
@@ -136,7 +136,7 @@ static spectra_status deserialize(spectra_optim *opt, const unsigned char *data,
         goto done;
     }
     for (uint32_t g = 0; g < n_groups; g++) {
-        get_hparams(&r, &hps[g]);
+        spectra_hparams_read(&r, &hps[g]);
         if (r.failed) { st = BAD("optimizer state: truncated in group %u", g); goto done; }
         if (hps[g].algo != opt->groups[g].hp.algo) {
             st = MISMATCH("optimizer state: group %u is %s in the file but %s in the optimizer", g,

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/fileio.h"
+#include "optim/optim_internal.h"
 #include "spectra/train.h"
 #include "train/train_internal.h"
 
@@ -18,22 +19,6 @@
 
 #define CKPT_MAGIC "SPCTRCKP"
 #define CKPT_VERSION 1u
-
-static void put_hp(spectra_buf *b, const spectra_hparams *h) {
-    double f[14] = {h->lr, h->weight_decay, h->momentum, h->nesterov, h->beta1, h->beta2, h->eps,
-                    h->rank_ratio, h->power_iters, h->scale, h->oversample, h->ns_steps, h->lr_adjust, h->rank_fraction};
-    spectra_buf_u32(b, (uint32_t)h->algo);
-    for (int i = 0; i < 14; i++) spectra_buf_f64(b, f[i]);
-}
-static void get_hp(spectra_reader *r, spectra_hparams *h) {
-    memset(h, 0, sizeof *h);
-    h->algo = (spectra_algo)spectra_read_u32(r);
-    double f[14];
-    for (int i = 0; i < 14; i++) f[i] = spectra_read_f64(r);
-    h->lr = f[0], h->weight_decay = f[1], h->momentum = f[2], h->nesterov = (int)f[3], h->beta1 = f[4], h->beta2 = f[5];
-    h->eps = f[6], h->rank_ratio = f[7], h->power_iters = (int)f[8], h->scale = f[9], h->oversample = (int)f[10];
-    h->ns_steps = (int)f[11], h->lr_adjust = (spectra_muon_lr_adjust)(int)f[12], h->rank_fraction = f[13];
-}
 
 static void put_config(spectra_buf *b, const spectra_train_config *c) {
     const spectra_model_config *m = &c->model;
@@ -47,8 +32,8 @@ static void put_config(spectra_buf *b, const spectra_train_config *c) {
     spectra_buf_u32(b, (uint32_t)c->seq_len);
     spectra_buf_u32(b, (uint32_t)c->grad_accum);
     spectra_buf_u64(b, c->max_steps);
-    put_hp(b, &c->matrix);
-    put_hp(b, &c->adamw);
+    spectra_hparams_write(b, &c->matrix);
+    spectra_hparams_write(b, &c->adamw);
     spectra_buf_u32(b, (uint32_t)c->matrix_on_all_2d);
     spectra_buf_u32(b, (uint32_t)c->schedule);
     spectra_buf_u64(b, c->warmup_steps);
@@ -72,8 +57,8 @@ static void get_config(spectra_reader *r, spectra_train_config *c) {
     c->seq_len = (int)spectra_read_u32(r);
     c->grad_accum = (int)spectra_read_u32(r);
     c->max_steps = spectra_read_u64(r);
-    get_hp(r, &c->matrix);
-    get_hp(r, &c->adamw);
+    spectra_hparams_read(r, &c->matrix);
+    spectra_hparams_read(r, &c->adamw);
     c->matrix_on_all_2d = (int)spectra_read_u32(r);
     c->schedule = (spectra_lr_schedule)spectra_read_u32(r);
     c->warmup_steps = spectra_read_u64(r);
