@@ -240,6 +240,13 @@ static spectra_status ensure_acts(spectra_model *m, int B, int T) {
     return SPECTRA_OK;
 }
 
+/* Threads for the attention region: what OpenMP would use now, but never more than the
+ * scratch was sized for. */
+static int attn_threads(const spectra_model *m) {
+    int nt = omp_get_max_threads();
+    return nt < m->n_threads ? nt : m->n_threads;
+}
+
 spectra_status spectra_model_reserve(spectra_model *m, int B, int T) {
     if (!m) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "model_reserve: NULL model");
     spectra_status st = check_shape(m, B, T, "model_reserve");
@@ -295,7 +302,7 @@ spectra_status spectra_model_forward(spectra_model *m, const int32_t *inputs,
                                C3, 0);
         spectra_rope_forward(qkv, m->rope_cos, m->rope_sin, B, T, Hq, hd, C3);
         spectra_rope_forward(qkv + Cq, m->rope_cos, m->rope_sin, B, T, Hkv, hd, C3);
-        spectra_attention_forward(atto, lse, qkv, a->attn_scratch, m->n_threads, B, T, Hq, Hkv,
+        spectra_attention_forward(atto, lse, qkv, a->attn_scratch, attn_threads(m), B, T, Hq, Hkv,
                                   hd);
         memcpy(mid, res, Nd * sizeof(float));
         spectra_linear_forward(mid, atto, P(m, spectra_layer_tensor_index(l, SPECTRA_LT_WO)), N, Cq,
@@ -378,7 +385,7 @@ spectra_status spectra_model_backward(spectra_model *m) {
         /* Attention block: mid = res + atto W_o^T. */
         float *datto = a->dbuf;
         spectra_linear_backward(datto, G(m, iO), a->dres, atto, P(m, iO), N, Cq, d, 0);
-        spectra_attention_backward(a->dqkv, datto, qkv, lse, a->attn_scratch, m->n_threads, B, T,
+        spectra_attention_backward(a->dqkv, datto, qkv, lse, a->attn_scratch, attn_threads(m), B, T,
                                    Hq, Hkv, hd);
         spectra_rope_backward(a->dqkv, m->rope_cos, m->rope_sin, B, T, Hq, hd, C3);
         spectra_rope_backward(a->dqkv + Cq, m->rope_cos, m->rope_sin, B, T, Hkv, hd, C3);
