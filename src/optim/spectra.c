@@ -216,7 +216,11 @@ static void fused_update(optim_param *p, const spectra_hparams *hp, float decay,
     }
 }
 
-static int g_fused = 1;
+/* Off by default on CPU: measured here, per-block sgemm calls repack V for every row block
+ * and lose more than the saved passes over memory earn, because the CPU step is bound by
+ * the panel gemms, not by bandwidth (docs/BENCHMARKS.md). The fused passes are what a
+ * bandwidth-bound device wants; they stay tested against the reference. */
+static int g_fused = 0;
 void spectra_internal_set_fused(int on) { g_fused = on ? 1 : 0; }
 
 /* T rounds of warm-started subspace iteration from the cached V. With `fused`, the first
