@@ -62,7 +62,8 @@ static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp)
     L.svdw = off;
     off += spectra_svd_thin_work(n, l);
     L.xblk = off;
-    if (hp->nesterov) off += (size_t)p->fused_threads * block_rows(n) * n;
+    /* Sized whether or not Nesterov is on now: set_hparams may turn it on later. */
+    off += (size_t)p->fused_threads * block_rows(n) * n;
     L.total_f = off;
     L.total_i = 8 * l;
     return L;
