@@ -1,0 +1,1 @@
+spectra_add_c_test(test_analysis_metrics ${CMAKE_CURRENT_LIST_DIR}/test_analysis_metrics.c)
