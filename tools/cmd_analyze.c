@@ -45,7 +45,7 @@ static void usage(FILE *f) {
             "              --checkpoint flags: persistence across training steps)\n"
             "  moments     AdamW's m and v: energy CDFs and tail suppression (needs an --optim adamw run)\n"
             "  relvar      RelVar(k) = Var_i(u_k' G_i v_k) / sigma_k^2 over micro-batch gradients\n"
-            "  ns-align    align(i) = max_j |<v_i, vhat_j>| between G and Newton-Schulz(G)\n"
+            "  ns-align    align(i) = max_j |<v_i, vhat_j>| between G and Newton-Schulz(G), fp32 and bf16 NS\n"
             "  intervene   spectra of the raw, FreqNorm and Shuffle gradients\n"
             "options\n"
             "  --checkpoint FILE   a checkpoint of `spectra train` (required; repeatable for spectrum)\n"
@@ -571,28 +571,37 @@ static int run_ns_align(an_ctx *c) {
     char path[1200];
     FILE *f = open_out(c, "ns_align.csv", path, sizeof path);
     if (!f) return 1;
-    fprintf(f, "layer,i,sigma_g,sigma_ns,align\n");
+    fprintf(f, "layer,i,sigma_g,sigma_ns_fp32,align_fp32,sigma_ns_bf16,align_bf16\n");
     for (int l = 0; l < c->n_layers && !rc; l++) {
         size_t rows, cols;
         const float *G = grad_of(c, c->layer[l], &rows, &cols);
         size_t r = rmin(rows, cols), h = (size_t)lround(0.015 * (double)r);
         if (h < 1) h = 1;
-        double *al = malloc(r * sizeof *al), *sg = malloc(r * sizeof *sg), *sn = malloc(r * sizeof *sn);
-        if (!al || !sg || !sn || spectra_ns_alignment(G, rows, cols, c->o.ns_steps, al, sg, sn)) {
+        double *al = malloc(r * sizeof *al), *sg = malloc(r * sizeof *sg), *sn = malloc(r * sizeof *sn),
+               *al2 = malloc(r * sizeof *al2), *sn2 = malloc(r * sizeof *sn2);
+        if (!al || !sg || !sn || !al2 || !sn2 || spectra_ns_alignment(G, rows, cols, c->o.ns_steps, 0, al, sg, sn) ||
+            spectra_ns_alignment(G, rows, cols, c->o.ns_steps, 1, al2, NULL, sn2)) {
             fprintf(stderr, "spectra analyze ns-align: %s: %s\n", c->layer[l], spectra_last_error());
             rc = 1;
         } else {
-            double head = 0, tail = 0;
-            for (size_t i = 0; i < h; i++) head += al[i];
-            for (size_t i = r - r / 10; i < r; i++) tail += al[i];
-            for (size_t i = 0; i < r; i++) fprintf(f, "%s,%zu,%.9g,%.9g,%.9g\n", c->layer[l], i + 1, sg[i], sn[i], al[i]);
-            printf("%-22s align: mean over top %zu = %.3f, align(1) = %.3f, median = %.3f, mean over last 10%% = %.3f "
-                   "(NS: %d steps)\n",
-                   c->layer[l], h, head / (double)h, al[0], al[r / 2], tail / (double)(r / 10), c->o.ns_steps);
+            for (size_t i = 0; i < r; i++)
+                fprintf(f, "%s,%zu,%.9g,%.9g,%.9g,%.9g,%.9g\n", c->layer[l], i + 1, sg[i], sn[i], al[i], sn2[i], al2[i]);
+            for (int p = 0; p < 2; p++) {
+                const double *a = p ? al2 : al;
+                double head = 0, tail = 0;
+                for (size_t i = 0; i < h; i++) head += a[i];
+                for (size_t i = r - r / 10; i < r; i++) tail += a[i];
+                printf("%-22s align (%s NS, %d steps): mean over top %zu = %.3f, align(1) = %.3f, median = %.3f, mean "
+                       "over last 10%% = %.3f\n",
+                       c->layer[l], p ? "bf16" : "fp32", c->o.ns_steps, h, head / (double)h, a[0], a[r / 2],
+                       tail / (double)(r / 10));
+            }
         }
         free(al);
         free(sg);
         free(sn);
+        free(al2);
+        free(sn2);
     }
     fclose(f);
     if (rc) return rc;
@@ -603,8 +612,9 @@ static int run_ns_align(an_ctx *c) {
         snprintf(script, sizeof script,
                  "set title 'alignment of right singular vectors, G vs NS(G), %s'\nset xlabel 'i'\n"
                  "set ylabel 'max_j |<v_i, vhat_j>|'\nset yrange [0:1.05]\nplot '%s/ns_align.csv' using "
-                 "(stringcolumn(1) eq '%s' ? $2 : 1/0):5 with points pt 7 ps 0.5 title 'align(i)'\n",
-                 c->layer[l], c->o.out, c->layer[l]);
+                 "(stringcolumn(1) eq '%s' ? $2 : 1/0):7 with points pt 7 ps 0.5 title 'bf16 NS (as muon.py in torch)', "
+                 "'' using (stringcolumn(1) eq '%s' ? $2 : 1/0):5 with points pt 7 ps 0.4 title 'fp32 NS (this library)'\n",
+                 c->layer[l], c->o.out, c->layer[l], c->layer[l]);
         plot(c, name, script);
     }
     return 0;

@@ -80,9 +80,13 @@ spectra_status spectra_relvar(const double *a, size_t n, size_t nk, const double
 /* ---- Newton–Schulz alignment (paper §2.5) ----
  * align[i] = max_j |⟨v_i, v̂_j⟩| for i < r, v the right singular vectors of G and v̂ those
  * of NS(G) = `steps` steps of Muon's iteration (eps 1e-7, Muon's default). s_g and s_ns
- * (r each, may be NULL) receive the singular values of G and NS(G). */
-spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, int steps, double *align, double *s_g,
-                                    double *s_ns);
+ * (r each, may be NULL) receive the singular values of G and NS(G).
+ * bf16_emulation = 0: the fp32 iteration of this library's Muon (spectra_newton_schulz).
+ * In exact arithmetic NS(G) = U f(Σ) Vᵀ keeps G's singular vectors, so any misalignment is
+ * numerical; 1: Keller Jordan's muon.py as torch runs it, every op rounded to bfloat16
+ * (products accumulated in fp32), the setting in which the paper measured §2.5. */
+spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, int steps, int bf16_emulation,
+                                    double *align, double *s_g, double *s_ns);
 
 /* ---- gradients of a model ---- */
 

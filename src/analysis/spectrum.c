@@ -9,7 +9,10 @@
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+
+static size_t rmin_(size_t a, size_t b) { return a < b ? a : b; }
 
 spectra_status spectra_svd_exact(const float *X, size_t rows, size_t cols, double *s, double *U, double *V) {
     if (!X || !s || rows == 0 || cols == 0)
@@ -258,8 +261,50 @@ spectra_status spectra_relvar(const double *a, size_t n, size_t nk, const double
     return SPECTRA_OK;
 }
 
-spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, int steps, double *align, double *s_g,
-                                    double *s_ns) {
+/* Round to the nearest bfloat16 (ties to even), kept in a float. */
+static inline float bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    u &= 0xFFFF0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static void round_bf16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = bf16(x[i]);
+}
+
+/* Keller Jordan's zeropower_via_newtonschulz5 as torch runs it in bfloat16: every tensor op
+ * rounds its result to bf16, matrix products accumulate in fp32 first (as cuBLAS does).
+ * Wide orientation; X (s x L) is G (or Gᵀ) on entry and NS(G) on return. */
+static void ns_bf16(float *X, float *T, size_t s, size_t L, int steps, float *A, float *AA) {
+    const size_t n = s * L;
+    round_bf16(X, n);
+    double nrm = 0.0;
+    for (size_t i = 0; i < n; i++) nrm += (double)X[i] * X[i];
+    const float den = bf16(bf16((float)sqrt(nrm)) + 1e-7f);
+    for (size_t i = 0; i < n; i++) X[i] = bf16(X[i] / den);
+    for (int it = 0; it < steps; it++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)s, (int)s, (int)L, 1.0f, X, (int)L, X, (int)L, 0.0f, A,
+                    (int)s);
+        round_bf16(A, s * s);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s, (int)s, (int)s, 1.0f, A, (int)s, A, (int)s, 0.0f,
+                    AA, (int)s);
+        for (size_t i = 0; i < s * s; i++) A[i] = bf16(bf16(SPECTRA_NS_B * A[i]) + bf16(SPECTRA_NS_C * bf16(AA[i])));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s, (int)L, (int)s, 1.0f, A, (int)s, X, (int)L, 0.0f,
+                    T, (int)L);
+        for (size_t i = 0; i < n; i++) X[i] = bf16(bf16(SPECTRA_NS_A * X[i]) + bf16(T[i]));
+    }
+}
+
+static void transpose_f(const float *src, float *dst, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+}
+
+spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, int steps, int bf16_emulation,
+                                    double *align, double *s_g, double *s_ns) {
     if (!G || !align || rows == 0 || cols == 0 || steps < 0)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "ns_alignment: bad arguments");
     const size_t r = rows < cols ? rows : cols, n = rows * cols;
@@ -272,7 +317,16 @@ spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, in
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "ns_alignment: out of memory");
         goto done;
     }
-    if ((st = spectra_newton_schulz(G, rows, cols, steps, 1e-7f, ns, work))) goto done;
+    if (bf16_emulation) {
+        const size_t sm = rmin_(rows, cols), L = rows * cols / sm;
+        float *X = work, *T = work + n, *A = T + n, *AA = A + sm * sm;
+        if (rows > cols) transpose_f(G, X, rows, cols);
+        else memcpy(X, G, n * sizeof *X);
+        ns_bf16(X, T, sm, L, steps, A, AA);
+        if (rows > cols) transpose_f(X, ns, cols, rows);
+        else memcpy(ns, X, n * sizeof *ns);
+    } else if ((st = spectra_newton_schulz(G, rows, cols, steps, 1e-7f, ns, work)))
+        goto done;
     if ((st = spectra_svd_exact(G, rows, cols, s1, U, V1)) || (st = spectra_svd_exact(ns, rows, cols, s2, U, V2)))
         goto done;
     /* C (r x r, col-major) = V1ᵀ V2: C[i + j r] = ⟨v_i, v̂_j⟩. */

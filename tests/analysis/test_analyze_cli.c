@@ -215,9 +215,10 @@ static void test_cli(void) {
 
     snprintf(a, sizeof a, "ns-align --checkpoint %s/ck10.bin --data %s --out %s/out --batches 2 --no-plot", dir, data, dir);
     CHECK(run(a) == 0);
-    v = read_csv("ns_align.csv", "layer,i,sigma_g,sigma_ns,align", 5, &n);
+    v = read_csv("ns_align.csv", "layer,i,sigma_g,sigma_ns_fp32,align_fp32,sigma_ns_bf16,align_bf16", 7, &n);
     CHECK(n == R);
-    for (int i = 0; v && i < n; i++) CHECK(v[5 * i + 4] >= 0 && v[5 * i + 4] <= 1 + 1e-9);
+    for (int i = 0; v && i < n; i++)
+        CHECK(v[7 * i + 4] >= 0 && v[7 * i + 4] <= 1 + 1e-9 && v[7 * i + 6] >= 0 && v[7 * i + 6] <= 1 + 1e-9);
     free(v);
 
     snprintf(a, sizeof a, "intervene --checkpoint %s/ck10.bin --data %s --out %s/out --batches 2 --no-plot", dir, data, dir);
