@@ -90,7 +90,7 @@ static void plot(const an_ctx *c, const char *name, const char *script) {
     FILE *f = fopen(path, "w");
     if (!f) return;
     fprintf(f, "set terminal pngcairo size 900,600 noenhanced\nset output '%s/%s.png'\nset datafile separator ','\n"
-               "set key outside right\nset grid\n%s",
+               "set key outside right\nset grid\nset autoscale xfix\n%s",
             c->o.out, name, script);
     fclose(f);
     snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", path);
