@@ -658,7 +658,10 @@ static int run_intervene(an_ctx *c) {
     FILE *f = rc ? NULL : open_out(c, "intervene.csv", path, sizeof path);
     if (!rc && !f) rc = 1;
     if (f) {
-        fprintf(f, "layer,i,sigma_raw,sigma_freqnorm,sigma_shuffle,abs_delta_freqnorm,abs_delta_shuffle\n");
+        /* The *_normed columns rescale each spectrum to the raw gradient's Frobenius norm: FreqNorm's
+         * weights change the overall scale of the loss, and the question is where the shape changes. */
+        fprintf(f, "layer,i,sigma_raw,sigma_freqnorm,sigma_shuffle,abs_delta_freqnorm,abs_delta_shuffle,"
+                   "sigma_freqnorm_normed,sigma_shuffle_normed\n");
         printf("sentence-end tokens: %zu; mean loss raw %.4f, FreqNorm (weighted) %.4f, Shuffle %.4f\n", n_end, loss[0],
                loss[1], loss[2]);
         for (int l = 0; l < c->n_layers; l++) {
@@ -667,9 +670,16 @@ static int run_intervene(an_ctx *c) {
             size_t r = rmin(rows, cols), h = (size_t)lround(0.015 * (double)r);
             if (h < 1) h = 1;
             double *s0 = sig[l][0], *s1 = sig[l][1], *s2 = sig[l][2], hf = 0, hs = 0, tf = 0, ts = 0;
+            double n0 = 0, n1 = 0, n2 = 0;
             for (size_t i = 0; i < r; i++) {
-                fprintf(f, "%s,%zu,%.9g,%.9g,%.9g,%.9g,%.9g\n", c->layer[l], i + 1, s0[i], s1[i], s2[i],
-                        fabs(s1[i] - s0[i]), fabs(s2[i] - s0[i]));
+                n0 += s0[i] * s0[i];
+                n1 += s1[i] * s1[i];
+                n2 += s2[i] * s2[i];
+            }
+            const double k1 = n1 > 0 ? sqrt(n0 / n1) : 0, k2 = n2 > 0 ? sqrt(n0 / n2) : 0;
+            for (size_t i = 0; i < r; i++) {
+                fprintf(f, "%s,%zu,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", c->layer[l], i + 1, s0[i], s1[i], s2[i],
+                        fabs(s1[i] - s0[i]), fabs(s2[i] - s0[i]), k1 * s1[i], k2 * s2[i]);
                 if (i < h) {
                     hf += fabs(s1[i] - s0[i]) / s0[i];
                     hs += fabs(s2[i] - s0[i]) / s0[i];
@@ -683,6 +693,11 @@ static int run_intervene(an_ctx *c) {
                    c->layer[l], s0[0], s1[0], 100 * (s1[0] / s0[0] - 1), s2[0], 100 * (s2[0] / s0[0] - 1), h,
                    100 * hf / (double)h, 100 * hs / (double)h, 100 * tf / (double)(r - r / 2),
                    100 * ts / (double)(r - r / 2));
+            printf("%-22s at equal Frobenius norm: sigma_1 FreqNorm %+.1f%%, Shuffle %+.1f%%; share of energy in top "
+                   "%zu: raw %.1f%%, FreqNorm %.1f%%, Shuffle %.1f%%\n",
+                   c->layer[l], 100 * (k1 * s1[0] / s0[0] - 1), 100 * (k2 * s2[0] / s0[0] - 1), h,
+                   100 * spectra_energy_share(s0, r, h), 100 * spectra_energy_share(s1, r, h),
+                   100 * spectra_energy_share(s2, r, h));
         }
         fclose(f);
     }
@@ -701,7 +716,9 @@ static int run_intervene(an_ctx *c) {
                  "set xlabel 'k'\nset ylabel 'sigma_k'\nf='%s/intervene.csv'\nsel(c)=stringcolumn(1) eq '%s' ? c : 1/0\n"
                  "plot f using (sel($2)):3 with lines lw 2 title 'raw', f using (sel($2)):4 with lines lw 2 title "
                  "'FreqNorm', f using (sel($2)):5 with lines lw 2 title 'Shuffle', f using (sel($2)):6 with lines dt 2 "
-                 "title '|dsigma| FreqNorm', f using (sel($2)):7 with lines dt 2 title '|dsigma| Shuffle'\n",
+                 "title '|dsigma| FreqNorm', f using (sel($2)):7 with lines dt 2 title '|dsigma| Shuffle', f using (sel($2)):8 "
+                 "with lines dt 3 title 'FreqNorm at raw norm', f using (sel($2)):9 with lines dt 3 title 'Shuffle at raw "
+                 "norm'\n",
                  c->layer[l], c->o.out, c->layer[l]);
         plot(c, name, script);
     }

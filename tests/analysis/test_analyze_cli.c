@@ -223,9 +223,20 @@ static void test_cli(void) {
 
     snprintf(a, sizeof a, "intervene --checkpoint %s/ck10.bin --data %s --out %s/out --batches 2 --no-plot", dir, data, dir);
     CHECK(run(a) == 0);
-    v = read_csv("intervene.csv", "layer,i,sigma_raw,sigma_freqnorm,sigma_shuffle,abs_delta_freqnorm,abs_delta_shuffle", 7, &n);
+    v = read_csv("intervene.csv",
+                 "layer,i,sigma_raw,sigma_freqnorm,sigma_shuffle,abs_delta_freqnorm,abs_delta_shuffle,sigma_freqnorm_normed,"
+                 "sigma_shuffle_normed",
+                 9, &n);
     CHECK(n == R);
-    for (int i = 0; v && i < n; i++) CHECK(fabs(v[7 * i + 5] - fabs(v[7 * i + 3] - v[7 * i + 2])) <= 1e-6 * v[7 * i + 2] + 1e-12);
+    double e[2][3] = {{0}};
+    for (int i = 0; v && i < n; i++) {
+        double *r = v + 9 * i;
+        CHECK(fabs(r[5] - fabs(r[3] - r[2])) <= 1e-6 * r[2] + 1e-12);
+        int l = i >= 32; /* w_down's 32 rows first, then wk's 16 */
+        e[l][0] += r[2] * r[2], e[l][1] += r[7] * r[7], e[l][2] += r[8] * r[8];
+    }
+    for (int l = 0; l < 2; l++) /* the normed spectra have the raw Frobenius norm */
+        CHECK(fabs(e[l][1] - e[l][0]) <= 1e-5 * e[l][0] && fabs(e[l][2] - e[l][0]) <= 1e-5 * e[l][0]);
     free(v);
 
     /* Bad arguments: exit 2 with a message naming the problem; a missing file: exit 1. */
