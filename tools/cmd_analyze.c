@@ -346,7 +346,7 @@ static int run_spectrum(an_ctx *c) {
         char name[96], script[4096];
         safe_name(c->layer[l], name + snprintf(name, sizeof name, "spectrum_"), sizeof name - 9);
         int n = snprintf(script, sizeof script,
-                         "set title 'gradient singular values, %s (sigma_i / sigma_1)'\nset logscale y\nset logscale x\n"
+                         "set title 'gradient singular values, %s (sigma_i / sigma_1)'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
                          "set xlabel 'index i'\nset ylabel 'sigma_i / sigma_1'\nplot ",
                          c->layer[l]);
         for (int ci = 0; ci < c->o.n_ckpt; ci++)
@@ -556,7 +556,7 @@ static int run_relvar(an_ctx *c) {
         safe_name(c->layer[l], sn, sizeof sn);
         snprintf(name, sizeof name, "relvar_%s", sn);
         snprintf(script, sizeof script,
-                 "set title 'RelVar(k) = Var(u_k^T G_i v_k) / sigma_k^2, %s, micro-batch %d'\nset logscale y\n"
+                 "set title 'RelVar(k) = Var(u_k^T G_i v_k) / sigma_k^2, %s, micro-batch %d'\nset logscale y\nset format y '%%.0e'\n"
                  "set xlabel 'k'\nset ylabel 'RelVar'\nplot '%s/relvar.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 "
                  "with lines lw 2 title 'RelVar'\n",
                  c->layer[l], c->o.micro_batch, c->o.out, c->layer[l]);
@@ -712,7 +712,7 @@ static int run_intervene(an_ctx *c) {
         safe_name(c->layer[l], sn, sizeof sn);
         snprintf(name, sizeof name, "intervene_%s", sn);
         snprintf(script, sizeof script,
-                 "set title 'gradient spectrum under interventions, %s'\nset logscale y\nset logscale x\n"
+                 "set title 'gradient spectrum under interventions, %s'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
                  "set xlabel 'k'\nset ylabel 'sigma_k'\nf='%s/intervene.csv'\nsel(c)=stringcolumn(1) eq '%s' ? c : 1/0\n"
                  "plot f using (sel($2)):3 with lines lw 2 title 'raw', f using (sel($2)):4 with lines lw 2 title "
                  "'FreqNorm', f using (sel($2)):5 with lines lw 2 title 'Shuffle', f using (sel($2)):6 with lines dt 2 "
