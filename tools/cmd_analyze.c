@@ -24,7 +24,7 @@ typedef struct an_opts {
     const char *ckpt[MAX_CKPT];
     int n_ckpt;
     const char *data, *out, *layers;
-    int batches, batch, seq, ref_batches, micro, micro_batch, rank, ns_steps, plot;
+    int batches, batch, seq, ref_batches, micro, micro_batch, rank, ns_steps, plot, rows, cols, repeats;
     uint64_t seed;
 } an_opts;
 
@@ -47,6 +47,7 @@ static void usage(FILE *f) {
             "  relvar      RelVar(k) = Var_i(u_k' G_i v_k) / sigma_k^2 over micro-batch gradients\n"
             "  ns-align    align(i) = max_j |<v_i, vhat_j>| between G and Newton-Schulz(G), fp32 and bf16 NS\n"
             "  intervene   spectra of the raw, FreqNorm and Shuffle gradients\n"
+            "  svd-bench   time the exact SVD (dgesdd) of a random --rows x --cols matrix [768 x 2048], --repeats [3]\n"
             "options\n"
             "  --checkpoint FILE   a checkpoint of `spectra train` (required; repeatable for spectrum)\n"
             "  --data DIR          prepared shards [data/default-bpe8k]\n"
@@ -130,8 +131,11 @@ static int parse(int argc, char **argv, an_opts *o) {
         usage(stdout);
         return -1;
     }
-    static const char *subs[] = {"spectrum", "moments", "relvar", "ns-align", "intervene"};
-    for (size_t i = 0; i < 5; i++)
+    static const char *subs[] = {"spectrum", "moments", "relvar", "ns-align", "intervene", "svd-bench"};
+    o->rows = 768;
+    o->cols = 2048;
+    o->repeats = 3;
+    for (size_t i = 0; i < 6; i++)
         if (!strcmp(argv[1], subs[i])) o->sub = subs[i];
     if (!o->sub) {
         fprintf(stderr, "spectra analyze: unknown subcommand '%s' (spectrum, moments, relvar, ns-align, intervene)\n",
@@ -150,7 +154,7 @@ static int parse(int argc, char **argv, an_opts *o) {
         }
         static const char *known[] = {"--checkpoint", "--data",  "--out",         "--layers", "--batches",
                                       "--batch",      "--seq",   "--ref-batches", "--micro",  "--micro-batch",
-                                      "--rank",       "--seed",  "--ns-steps"};
+                                      "--rank",       "--seed",  "--ns-steps", "--rows", "--cols", "--repeats"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= !strcmp(a, known[k]);
         if (!is_known) {
@@ -181,9 +185,12 @@ static int parse(int argc, char **argv, an_opts *o) {
         else if (!strcmp(a, "--rank")) ok = cli_parse_int(a, v, 1, 1 << 20, &o->rank);
         else if (!strcmp(a, "--ns-steps")) ok = cli_parse_int(a, v, 0, 100, &o->ns_steps);
         else if (!strcmp(a, "--seed")) ok = cli_parse_u64(a, v, 0, &o->seed);
+        else if (!strcmp(a, "--rows")) ok = cli_parse_int(a, v, 2, 1 << 15, &o->rows);
+        else if (!strcmp(a, "--cols")) ok = cli_parse_int(a, v, 2, 1 << 15, &o->cols);
+        else if (!strcmp(a, "--repeats")) ok = cli_parse_int(a, v, 1, 1000, &o->repeats);
         if (!ok) return 2;
     }
-    if (o->n_ckpt == 0) {
+    if (o->n_ckpt == 0 && strcmp(o->sub, "svd-bench")) {
         fprintf(stderr, "spectra analyze %s: --checkpoint is required\n", o->sub);
         return 2;
     }
@@ -725,11 +732,37 @@ static int run_intervene(an_ctx *c) {
     return 0;
 }
 
+/* Wall time of spectra_svd_exact on a Gaussian matrix: values only, and with vectors. */
+static int run_svd_bench(const an_opts *o) {
+    const size_t m = (size_t)o->rows, n = (size_t)o->cols, r = m < n ? m : n;
+    float *X = malloc(m * n * sizeof *X);
+    double *s = malloc(r * sizeof *s), *U = malloc(m * r * sizeof *U), *V = malloc(n * r * sizeof *V);
+    int rc = 0;
+    if (!X || !s || !U || !V) rc = 1;
+    for (size_t i = 0; !rc && i < m * n; i++) X[i] = (float)(((double)((i * 2654435761u) % 1000003) / 1000003.0) - 0.5);
+    for (int k = 0; !rc && k < o->repeats; k++) {
+        double t0 = data_now();
+        if (spectra_svd_exact(X, m, n, s, NULL, NULL)) rc = 1;
+        double t1 = data_now();
+        if (!rc && spectra_svd_exact(X, m, n, s, U, V)) rc = 1;
+        double t2 = data_now();
+        if (!rc)
+            printf("svd %zu x %zu (dgesdd): singular values %.3f s, with U and V %.3f s\n", m, n, t1 - t0, t2 - t1);
+    }
+    if (rc) fprintf(stderr, "spectra analyze svd-bench: %s\n", spectra_last_error());
+    free(X);
+    free(s);
+    free(U);
+    free(V);
+    return rc;
+}
+
 int cmd_analyze(int argc, char **argv) {
     an_ctx c;
     memset(&c, 0, sizeof c);
     int rc = parse(argc, argv, &c.o);
     if (rc) return rc < 0 ? 0 : rc;
+    if (!strcmp(c.o.sub, "svd-bench")) return run_svd_bench(&c.o);
     if (cli_find_shards(c.o.data, &c.shards)) return 1;
     if (mkdir_p(c.o.out)) {
         fprintf(stderr, "spectra analyze: cannot create '%s': %s\n", c.o.out, strerror(errno));

@@ -239,6 +239,8 @@ static void test_cli(void) {
         CHECK(fabs(e[l][1] - e[l][0]) <= 1e-5 * e[l][0] && fabs(e[l][2] - e[l][0]) <= 1e-5 * e[l][0]);
     free(v);
 
+    CHECK(run("svd-bench --rows 20 --cols 30 --repeats 1") == 0);
+
     /* Bad arguments: exit 2 with a message naming the problem; a missing file: exit 1. */
     CHECK(run("bogus") == 2 && err_has("unknown subcommand 'bogus'"));
     CHECK(run("spectrum --frobnicate 3") == 2 && err_has("unknown option '--frobnicate'"));
