@@ -598,7 +598,7 @@ static int run_ns_align(an_ctx *c) {
                 double head = 0, tail = 0;
                 for (size_t i = 0; i < h; i++) head += a[i];
                 for (size_t i = r - r / 10; i < r; i++) tail += a[i];
-                printf("%-22s align (%s NS, %d steps): mean over top %zu = %.3f, align(1) = %.3f, median = %.3f, mean "
+                printf("%-22s align (%s NS, %d steps): mean over top %zu = %.3f, align(1) = %.3f, align(r/2) = %.3f, mean "
                        "over last 10%% = %.3f\n",
                        c->layer[l], p ? "bf16" : "fp32", c->o.ns_steps, h, head / (double)h, a[0], a[r / 2],
                        tail / (double)(r / 10));
