@@ -18,5 +18,6 @@ int cmd_experiment(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 int cmd_bench_model(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const spectra_cli_command commands[] = {
     {"bench", "benchmarks: optimizer steps (optim), model forward/backward (model)", cmd_bench},
     {"prepare", "fetch/read a corpus, tokenize it and write llm.c token shards", cmd_prepare},
     {"tokenizer", "GPT-2 BPE: encode, decode, bench, train a new vocabulary", cmd_tokenizer},
+    {"analyze", "gradient-spectrum analysis of checkpoints (paper section 2): spectrum, moments, relvar, ns-align, intervene", cmd_analyze},
 };
 
 static void usage(FILE *out) {

@@ -51,4 +51,17 @@ size_t spectra_svd_thin_work(size_t m, size_t n);
 spectra_status spectra_svd_thin(size_t m, size_t n, float *A, float *s, float *U, float *VT, float *work,
                                 int *iwork);
 
+
+/* Muon's Newton–Schulz coefficients (a, b, c of X ← aX + (bA + cA²)X, A = XXᵀ). */
+extern const float SPECTRA_NS_A, SPECTRA_NS_B, SPECTRA_NS_C;
+/* Core of the iteration on a wide row-major s x L matrix (s <= L) held in X: divides X by
+ * max(‖X‖_F, eps), then `steps` quintic steps ping-ponging between X and Xn (both s*L
+ * floats). Returns the buffer holding the result (X or Xn). AB holds 2 s² floats. */
+float *spectra_newton_schulz_wide(float *X, float *Xn, size_t s, size_t L, int steps, float eps, float *AB);
+/* Floats of workspace for spectra_newton_schulz on a rows x cols matrix. */
+size_t spectra_newton_schulz_work(size_t rows, size_t cols);
+/* out (row-major rows x cols) = NS_steps(G / max(‖G‖_F, eps)), computed on the wide
+ * orientation exactly as Muon does. G is not modified; out must not alias G or work. */
+spectra_status spectra_newton_schulz(const float *G, size_t rows, size_t cols, int steps, float eps, float *out,
+                                     float *work);
 #endif

@@ -3,11 +3,9 @@
  * wide orientation, and the chosen learning-rate adjustment. */
 #include "optim/optim_internal.h"
 
-#include <cblas.h>
-#include <math.h>
-#include <string.h>
+#include "linalg/linalg.h"
 
-static const float NS_A = 3.4445f, NS_B = -4.7750f, NS_C = 2.0315f;
+#include <math.h>
 
 ws_need muon_algo_ws(const optim_param *p, const spectra_hparams *hp) {
     size_t s = p->rows < p->cols ? p->rows : p->cols;
@@ -19,7 +17,7 @@ spectra_status muon_algo_step(optim_param *p, const spectra_hparams *hp, optim_w
     const size_t rows = p->rows, cols = p->cols, mn = rows * cols;
     const int tall = rows > cols;
     const size_t s = tall ? cols : rows, L = tall ? rows : cols; /* X is s x L, s <= L */
-    float *X = ws->f, *Xn = X + mn, *A = Xn + mn, *B = A + s * s;
+    float *X = ws->f, *Xn = X + mn, *A = Xn + mn;
     float *buf = p->buf0, *w = p->data;
     const float *g = p->grad;
     const float beta = hp->momentum, one_m_beta = 1.0f - beta;
@@ -32,32 +30,10 @@ spectra_status muon_algo_step(optim_param *p, const spectra_hparams *hp, optim_w
         buf[i] = bi;
         U[i] = hp->nesterov ? g[i] + beta * (bi - g[i]) : bi;
     }
-    /* 2. Work on the wide orientation; normalize by the Frobenius norm. */
+    /* 2-3. Newton–Schulz on the wide orientation (Frobenius-normalized first). */
     if (tall) spectra_transpose(Xn, X, rows, cols);
-    double nrm = 0.0;
-#pragma omp parallel for simd schedule(static) reduction(+ : nrm)
-    for (size_t i = 0; i < mn; i++) nrm += (double)X[i] * X[i];
-    nrm = sqrt(nrm);
-    const float inv = (float)(1.0 / (nrm > hp->eps ? nrm : hp->eps));
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < mn; i++) X[i] *= inv;
-
-    /* 3. X ← aX + (bA + cA²)X with A = XXᵀ. */
-    for (int it = 0; it < hp->ns_steps; it++) {
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)s, (int)L, 1.0f, X, (int)L, 0.0f, A, (int)s);
-        for (size_t i = 0; i < s; i++)
-            for (size_t j = 0; j < i; j++) A[i * s + j] = A[j * s + i];
-        /* B = cA² + bA (A symmetric, so A·A via symm would also do; gemm is simplest). */
-        memcpy(B, A, s * s * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s, (int)s, (int)s, NS_C, A, (int)s, A, (int)s, NS_B, B,
-                    (int)s);
-        memcpy(Xn, X, mn * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s, (int)L, (int)s, 1.0f, B, (int)s, X, (int)L, NS_A, Xn,
-                    (int)L);
-        float *t = X;
-        X = Xn;
-        Xn = t;
-    }
+    X = spectra_newton_schulz_wide(X, Xn, s, L, hp->ns_steps, hp->eps, A);
+    Xn = X == ws->f ? ws->f + mn : ws->f;
 
     /* 4. Learning-rate adjustment; 5. decoupled decay with the unadjusted lr. */
     double lr_adj;
