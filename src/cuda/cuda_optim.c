@@ -91,6 +91,7 @@ typedef struct cparam {
     const void *grad; /* device, fp32 or bf16 */
     int gbf16;
     size_t rows, cols, rank;
+    size_t chunk; /* rows per chunk of the fused passes, fixed at registration */
     uint64_t step;
     int cache_valid;
     uint64_t rng_seed;
@@ -296,7 +297,7 @@ static spectra_status reserve(spectra_cuda_optim *opt, const cparam *p, const cg
     const spectra_hparams *hp = &g->hp;
     size_t m = p->rows, n = p->cols, mn = m * n;
     if (hp->algo == SPECTRA_ALGO_SPECTRA) {
-        size_t k = p->rank, l = sketch_cols(p, hp), b = chunk_rows(m, n), nch = (m + b - 1) / b;
+        size_t k = p->rank, l = sketch_cols(p, hp), b = p->chunk, nch = (m + b - 1) / b;
         TRY(grow(opt, &opt->f0, m * l * sizeof(float)));
         TRY(grow(opt, &opt->f1, n * l * sizeof(float)));
         TRY(grow(opt, &opt->f2, n * l * sizeof(float)));
@@ -353,6 +354,7 @@ spectra_status spectra_cuda_optim_add_param(spectra_cuda_optim *opt, int group, 
     p.rows = rows;
     p.cols = cols;
     if (g->hp.algo == SPECTRA_ALGO_SPECTRA) p.rank = spectra_algo_rank(rows, cols, g->hp.rank_ratio);
+    p.chunk = chunk_rows(rows, cols);
     p.rng_seed = opt->seed ^ fnv1a(name);
     spectra_rng_seed(&p.rng, p.rng_seed);
     p.len0 = rows * cols;
@@ -420,7 +422,7 @@ static spectra_status x_times(spectra_cuda_optim *opt, const cparam *p, const sp
         CB(opt, cublasSgemm(opt->blas, CUBLAS_OP_T, CUBLAS_OP_N, m, (int)c, n, &one, p->buf0, n, B, n, &zero, out, m));
         return SPECTRA_OK;
     }
-    size_t b = chunk_rows(p->rows, p->cols);
+    size_t b = p->chunk;
     float *xch = (float *)opt->xch.p;
     for (size_t r0 = 0; r0 < p->rows; r0 += b) {
         size_t rb = r0 + b < p->rows ? b : p->rows - r0;
@@ -440,7 +442,7 @@ static spectra_status xt_times(spectra_cuda_optim *opt, const cparam *p, const s
         CB(opt, cublasSgemm(opt->blas, CUBLAS_OP_N, CUBLAS_OP_N, n, (int)c, m, &one, p->buf0, n, C, m, &zero, out, n));
         return SPECTRA_OK;
     }
-    size_t b = chunk_rows(p->rows, p->cols);
+    size_t b = p->chunk;
     float *xch = (float *)opt->xch.p;
     for (size_t r0 = 0; r0 < p->rows; r0 += b) {
         size_t rb = r0 + b < p->rows ? b : p->rows - r0;
@@ -566,7 +568,7 @@ static spectra_status spectra_step(spectra_cuda_optim *opt, cparam *p, const spe
     const size_t r = m < n ? m : n;
     const float mu = (float)hp->momentum;
     const int boot = !p->cache_valid;
-    const size_t b = chunk_rows(m, n), nch = (m + b - 1) / b;
+    const size_t b = p->chunk, nch = (m + b - 1) / b;
     float *P = (float *)opt->f0.p, *Z = (float *)opt->f1.p;
     double *partials = (double *)opt->partials.p, *dsum = (double *)opt->dsum.p;
     const float one = 1.0f, zero = 0.0f;
