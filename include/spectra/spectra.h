@@ -7,5 +7,6 @@
 #include "spectra/data.h"
 #include "spectra/model.h"
 #include "spectra/train.h"
+#include "spectra/cuda.h"
 
 #endif

@@ -193,8 +193,11 @@ spectra_status spectra_cuda_optim_create(spectra_cuda_optim **out, uint64_t seed
     }
     cublasSetStream(opt->blas, opt->stream);
     cusolverDnSetStream(opt->sol, opt->stream);
-    /* Pedantic math: no TF32 behind the caller's back; fp32 gemms stay fp32. */
-    cublasSetMathMode(opt->blas, CUBLAS_PEDANTIC_MATH);
+    /* Default math: fp32 gemms stay fp32 (TF32 is opt-in since CUDA 11; NVIDIA_TF32_OVERRIDE
+     * must not be set), bf16 GemmEx uses tensor cores. SPECTRA_CUDA_TF32=1 opts into TF32
+     * tensor cores for the fp32 gemms (experimental, docs/GPU.md). */
+    const char *tf32 = getenv("SPECTRA_CUDA_TF32");
+    cublasSetMathMode(opt->blas, tf32 && !strcmp(tf32, "1") ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
     *out = opt;
     return SPECTRA_OK;
 }
@@ -641,9 +644,7 @@ static spectra_status spectra_step(spectra_cuda_optim *opt, cparam *p, const spe
 
 /* Row-major src (rows x cols) -> row-major dst (cols x rows). */
 static spectra_status transpose(spectra_cuda_optim *opt, const float *src, float *dst, size_t rows, size_t cols) {
-    const float one = 1.0f, zero = 0.0f;
-    CB(opt, cublasSgeam(opt->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)rows, (int)cols, &one, src, (int)cols, &zero, dst, (int)rows,
-                        dst, (int)rows));
+    CU(opt, sc_transpose(opt->stream, src, dst, rows, cols));
     return SPECTRA_OK;
 }
 

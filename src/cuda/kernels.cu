@@ -355,3 +355,26 @@ extern "C" cudaError_t sc_decay_sub(cudaStream_t s, float *W, const float *X, fl
     k_decay_sub<<<grid_for(n), SC_THREADS, 0, s>>>(W, X, decay, a, n);
     return cudaGetLastError();
 }
+
+/* ---------------- transpose ---------------- */
+
+/* dst (cols x rows, row-major) = srcᵀ, src rows x cols row-major; 32x32 tiles via shared memory. */
+__global__ void k_transpose(const float *__restrict__ src, float *__restrict__ dst, size_t rows, size_t cols) {
+    __shared__ float tile[32][33];
+    size_t c0 = (size_t)blockIdx.x * 32, r0 = (size_t)blockIdx.y * 32;
+    for (int j = threadIdx.y; j < 32; j += blockDim.y) {
+        size_t r = r0 + j, c = c0 + threadIdx.x;
+        if (r < rows && c < cols) tile[j][threadIdx.x] = src[r * cols + c];
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < 32; j += blockDim.y) {
+        size_t c = c0 + j, r = r0 + threadIdx.x; /* dst row c, column r */
+        if (c < cols && r < rows) dst[c * rows + r] = tile[threadIdx.x][j];
+    }
+}
+
+extern "C" cudaError_t sc_transpose(cudaStream_t s, const float *src, float *dst, size_t rows, size_t cols) {
+    dim3 block(32, 8), grid((unsigned)((cols + 31) / 32), (unsigned)((rows + 31) / 32));
+    k_transpose<<<grid, block, 0, s>>>(src, dst, rows, cols);
+    return cudaGetLastError();
+}

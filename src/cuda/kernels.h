@@ -48,6 +48,8 @@ cudaError_t sc_muon_momentum(cudaStream_t s, float *buf, const void *g, int gbf1
 cudaError_t sc_sumsq(cudaStream_t s, const void *x, int xbf16, size_t n, double *partials);
 /* x ← x·scale (fp32 or bf16 in place). */
 cudaError_t sc_scale(cudaStream_t s, void *x, int xbf16, float scale, size_t n);
+/* dst (cols x rows, row-major) = transpose of src (rows x cols, row-major). */
+cudaError_t sc_transpose(cudaStream_t s, const float *src, float *dst, size_t rows, size_t cols);
 /* W ← decay·W − a·X (X fp32). */
 cudaError_t sc_decay_sub(cudaStream_t s, float *W, const float *X, float decay, float a, size_t n);
 
