@@ -12,7 +12,11 @@
  *    index k the subspace is well conditioned, so the update agrees to ~1e-5 relative; we
  *    allow 1e-3 of the update's norm. A wrong sign, subspace or σ_tail rule is O(1).
  *  - Muon fp32: fp32 gemm rounding through 5 Newton–Schulz steps: 1e-3 relative.
- *    Muon bf16 (torch's precision): 8-bit mantissas, ~4e-3 per op: 6e-2 relative.
+ *    Muon bf16 (torch's precision) against the fp32 CPU: each bf16 rounding is ~2e-3
+ *    relative and NS amplifies errors in the small singular directions (slope a = 3.4 near
+ *    0), so a few 1e-2 is expected; we allow 0.1. A transposition, sign or coefficient
+ *    error gives a difference of order 1. The printed figures tell the device session
+ *    how far to tighten.
  * Without a device the program exits 77 (SKIP) unless SPECTRA_REQUIRE_GPU=1. */
 #include "spectra/cuda.h"
 #include "spectra/spectra.h"
@@ -43,20 +47,23 @@ static float bf16_round(float x) {
     return x;
 }
 
-/* Gradient of step t: a planted spectrum with a gap after k (so the spike subspace is well
- * defined) plus a little noise; deterministic in (seed, t). */
+/* Gradient of step t: one fixed planted spectrum with a gap after k (the spike subspace
+ * persists across steps, as in real gradients, so the momentum keeps a well-separated top-k
+ * subspace) plus fresh noise at each step; deterministic in t. */
 static void make_grad(const tcase *c, int t, size_t k, float *G) {
     size_t m = c->m, n = c->n, mn = m * n, r = m < n ? m : n;
     if (c->zero_grad) {
         memset(G, 0, mn * sizeof *G);
         return;
     }
-    spectra_rng rng;
-    spectra_rng_seed(&rng, 1000u + (uint64_t)t);
+    spectra_rng rng, noise;
+    spectra_rng_seed(&rng, 1000u);
+    spectra_rng_seed(&noise, 2000u + (uint64_t)t);
     double *sigma = malloc(r * sizeof *sigma), *X = malloc(mn * sizeof *X);
-    for (size_t i = 0; i < r; i++) sigma[i] = i < k ? 10.0 - 5.0 * (double)i / (double)(k > 1 ? k : 1) : 0.1 + 0.1 * spectra_rng_uniform(&rng);
+    for (size_t i = 0; i < r; i++)
+        sigma[i] = i < k ? 10.0 - 5.0 * (double)i / (double)k : 0.1 + 0.1 * spectra_rng_uniform(&rng);
     tm_planted(&rng, m, n, sigma, X);
-    for (size_t i = 0; i < mn; i++) G[i] = (float)(X[i] + 0.001 * spectra_rng_normal(&rng));
+    for (size_t i = 0; i < mn; i++) G[i] = (float)(X[i] + 0.002 * spectra_rng_normal(&noise));
     if (c->bf16_grad)
         for (size_t i = 0; i < mn; i++) G[i] = bf16_round(G[i]);
     free(sigma);
@@ -259,8 +266,8 @@ int main(void) {
     mu.weight_decay = 0.01;
     cases[nc++] = (tcase){"muon fp32 64x96", mu, 64, 96, 0, 0, 3, 0, 1e-3};
     cases[nc++] = (tcase){"muon fp32 96x64 (tall)", mu, 96, 64, 0, 0, 3, 0, 1e-3};
-    cases[nc++] = (tcase){"muon bf16 64x96", mu, 64, 96, 0, 1, 3, 0, 6e-2};
-    cases[nc++] = (tcase){"muon bf16 96x64 bf16 grad", mu, 96, 64, 1, 1, 3, 0, 6e-2};
+    cases[nc++] = (tcase){"muon bf16 64x96", mu, 64, 96, 0, 1, 3, 0, 0.1};
+    cases[nc++] = (tcase){"muon bf16 96x64 bf16 grad", mu, 96, 64, 1, 1, 3, 0, 0.1};
 
     for (int i = 0; i < nc; i++) run_case(&cases[i]);
     /* Several chunks with a ragged last one (the fused passes' chunk loop). */
