@@ -96,6 +96,8 @@ static void run_case(const tcase *c) {
 
     spectra_optim *cpu = NULL;
     spectra_cuda_optim *gpu = NULL;
+    float *dW = NULL;
+    void *dG = NULL;
     CHECK_OK(spectra_optim_create(&cpu, 42));
     CHECK_OK(spectra_cuda_optim_create(&gpu, 42));
     if (!cpu || !gpu) goto out;
@@ -104,8 +106,6 @@ static void run_case(const tcase *c) {
     CHECK_OK(spectra_cuda_optim_add_group(gpu, &c->hp, &gg));
     if (c->muon_bf16) CHECK_OK(spectra_cuda_optim_set_muon_bf16(gpu, gg, 1));
 
-    float *dW = NULL;
-    void *dG = NULL;
     CHECK_OK(spectra_cuda_malloc((void **)&dW, mn * sizeof(float)));
     CHECK_OK(spectra_cuda_malloc(&dG, mn * sizeof(float)));
     CHECK_OK(spectra_cuda_memcpy_h2d(dW, W0, mn * sizeof(float)));
