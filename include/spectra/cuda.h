@@ -12,7 +12,9 @@
  * device arrays; all optimizer state is fp32 on the device. Supported algorithms:
  * Spectra, AdamW and Muon (others fail with SPECTRA_ERR_UNSUPPORTED). The step runs on
  * the optimizer's own CUDA stream and returns after it has completed (the step needs a few
- * scalars on the host: ‖X‖², the spike values, the QR status).
+ * scalars on the host: ‖X‖², the spike values, the QR status). That stream is a blocking
+ * one, so it waits for work queued on the legacy default stream; gradients written on
+ * another stream must be complete (cudaStreamSynchronize) before step() is called.
  *
  * Every function is always declared and always linked; in a build without CUDA (or on a
  * machine without a device) they return SPECTRA_ERR_UNSUPPORTED.

@@ -186,11 +186,13 @@ spectra_status spectra_cuda_optim_create(spectra_cuda_optim **out, uint64_t seed
     spectra_cuda_optim *opt = calloc(1, sizeof *opt);
     if (!opt) return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory creating the CUDA optimizer");
     opt->seed = seed;
-    if (cudaStreamCreateWithFlags(&opt->stream, cudaStreamNonBlocking) != cudaSuccess || cublasCreate(&opt->blas) != CUBLAS_STATUS_SUCCESS ||
+    if (cudaStreamCreate(&opt->stream) != cudaSuccess || cublasCreate(&opt->blas) != CUBLAS_STATUS_SUCCESS ||
         cusolverDnCreate(&opt->sol) != CUSOLVER_STATUS_SUCCESS) {
         spectra_cuda_optim_destroy(opt);
         return spectra_set_error(SPECTRA_ERR_UNSUPPORTED, "could not create a CUDA stream / cuBLAS / cuSOLVER handle");
     }
+    /* A blocking stream: work the caller queued on the legacy default stream (e.g. the
+     * backward pass that wrote the gradients) completes before the step's first kernel. */
     cublasSetStream(opt->blas, opt->stream);
     cusolverDnSetStream(opt->sol, opt->stream);
     /* Default math: fp32 gemms stay fp32 (TF32 is opt-in since CUDA 11; NVIDIA_TF32_OVERRIDE
