@@ -153,8 +153,7 @@ int cmd_bench_optim_cuda(int argc, char **argv) {
         }
     }
     if (!spectra_cuda_available()) {
-        fprintf(stderr, "spectra bench optim --device cuda: no CUDA device or built without CUDA (%s)\n",
-                spectra_cuda_available() ? "" : "spectra_cuda_available() = 0");
+        fprintf(stderr, "spectra bench optim --device cuda: no CUDA device visible, or libspectra built without CUDA\n");
         return 1;
     }
     char dev[256];
