@@ -19,6 +19,9 @@ JOBS=${JOBS:-$(nproc)}
 OUT=${SPECTRA_TEST_DIR:-$ROOT/build-test}
 if [ "${CI:-}" = "true" ]; then export SPECTRA_REQUIRE_ORACLES=1 SPECTRA_REQUIRE_NET_TESTS=1; fi
 unset OPENBLAS_CORETYPE   # let OpenBLAS pick this CPU's kernels
+# One npm cache for the fetch step and every test, even where HOME is unset.
+export SPECTRA_CACHE="${SPECTRA_CACHE:-${HOME:+$HOME/.cache/spectra}}"
+: "${SPECTRA_CACHE:=$ROOT/.cache/spectra}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 declare -a SUMMARY
 step() { echo; echo "==== $* ===="; }

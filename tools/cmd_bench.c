@@ -45,7 +45,8 @@ static void usage(FILE *f) {
             "  --warmup N        untimed steps first (default 2; Spectra's first step is its SVD bootstrap)\n"
             "  --rank-ratio R    Spectra rank ratio (default 0.015)\n"
             "  --check-finite    include the library's NaN/Inf scan of the gradient (off: SPEC §7 times the step)\n"
-            "  --unfused         Spectra's straightforward full-matrix passes instead of the fused row-block ones\n"
+            "  --fused           Spectra's fused row-block passes (momentum+P, update+rank-k) instead of the\n"
+            "                    default full-matrix passes (SPECTRA_BLOCK_ROWS sets the block height)\n"
             "  --json            one JSON document on stdout instead of tables\n"
             "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
@@ -192,7 +193,7 @@ static int bench_optim(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) o.json = 1;
         else if (!strcmp(a, "--check-finite")) o.check_finite = 1;
-        else if (!strcmp(a, "--unfused")) spectra_internal_set_fused(0);
+        else if (!strcmp(a, "--fused")) spectra_internal_set_fused(1);
         else if (!strcmp(a, "--device") && v) i++; /* cpu */
         else if (!strcmp(a, "--shapes") && v) {
             if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }

@@ -9,6 +9,7 @@
 static const spectra_cli_command commands[] = {
     {"train", "train the transformer on prepared shards with Spectra, AdamW, Muon or Dion", cmd_train},
     {"sample", "generate text from a checkpoint", cmd_sample},
+    {"experiment", "run a plan of training runs and summarize them (tables, plots)", cmd_experiment},
     {"demo", "run Spectra on a synthetic spiked problem and show what it did", cmd_demo},
     {"bench", "benchmarks: optimizer steps (optim), model forward/backward (model)", cmd_bench},
     {"prepare", "fetch/read a corpus, tokenize it and write llm.c token shards", cmd_prepare},

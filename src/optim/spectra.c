@@ -27,17 +27,20 @@ static size_t sketch_cols(const optim_param *p, const spectra_hparams *hp) {
 
 /* Rows per block of the fused passes: a block of X is streamed once from memory and reused
  * from cache by the panel gemm. Overridable for tuning with SPECTRA_BLOCK_ROWS. */
-static size_t block_rows(size_t n) {
+static size_t block_rows(size_t m, size_t n) {
     static size_t override = (size_t)-1;
     if (override == (size_t)-1) {
         const char *e = getenv("SPECTRA_BLOCK_ROWS");
         long v = e ? strtol(e, NULL, 10) : 0;
         override = v > 0 ? (size_t)v : 0;
     }
-    if (override) return override;
-    size_t b = ((size_t)2 << 20) / (4 * n); /* ~2 MiB of X per block */
-    if (b < 16) b = 16;
-    return (b + 7) & ~(size_t)7;
+    size_t b = override;
+    if (!b) {
+        b = ((size_t)2 << 20) / (4 * n); /* ~2 MiB of X per block */
+        if (b < 16) b = 16;
+        b = (b + 7) & ~(size_t)7;
+    }
+    return b < m ? b : m; /* the workspace is sized with this same value */
 }
 
 /* Workspace layout (floats): Q (m*l) | U (m*k) | Z (n*l) | Ub (n*l) | S (l) | VbT (l*l) |
@@ -62,7 +65,8 @@ static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp)
     L.svdw = off;
     off += spectra_svd_thin_work(n, l);
     L.xblk = off;
-    if (hp->nesterov) off += (size_t)p->fused_threads * block_rows(n) * n;
+    /* Sized whether or not Nesterov is on now: set_hparams may turn it on later. */
+    off += (size_t)p->fused_threads * block_rows(m, n) * n;
     L.total_f = off;
     L.total_i = 8 * l;
     return L;
@@ -166,7 +170,7 @@ static void thread_rows(size_t m, size_t b, int t, int nt, size_t *lo, size_t *h
 /* Fused pass 1: M ← μM + G and P = X V, one row block at a time so each block of X is read
  * from memory once and reused from cache by the gemm. Returns ‖X‖². */
 static double fused_momentum_project(optim_param *p, const spectra_hparams *hp, float *P, float *xblk) {
-    const size_t m = p->rows, n = p->cols, k = p->rank, b = block_rows(n);
+    const size_t m = p->rows, n = p->cols, k = p->rank, b = block_rows(m, n);
     const float mu = (float)hp->momentum;
     float *M = p->buf0;
     const float *G = p->grad, *V = p->buf1;
@@ -197,7 +201,7 @@ static double fused_momentum_project(optim_param *p, const spectra_hparams *hp, 
 
 /* Fused final pass: W ← (1−ηλ)W − η'X + U_s Vᵀ per row block (U_s = U diag(η'(s−σ))). */
 static void fused_update(optim_param *p, const spectra_hparams *hp, float decay, float a, const float *Us) {
-    const size_t m = p->rows, n = p->cols, k = p->rank, b = block_rows(n);
+    const size_t m = p->rows, n = p->cols, k = p->rank, b = block_rows(m, n);
     const float mu = (float)hp->momentum;
     float *W = p->data;
     const float *M = p->buf0, *G = p->grad, *V = p->buf1;
@@ -216,7 +220,11 @@ static void fused_update(optim_param *p, const spectra_hparams *hp, float decay,
     }
 }
 
-static int g_fused = 1;
+/* Off by default on CPU: measured here, per-block sgemm calls repack V for every row block
+ * and lose more than the saved passes over memory earn, because the CPU step is bound by
+ * the panel gemms, not by bandwidth (docs/BENCHMARKS.md). The fused passes are what a
+ * bandwidth-bound device wants; they stay tested against the reference. */
+static int g_fused = 0;
 void spectra_internal_set_fused(int on) { g_fused = on ? 1 : 0; }
 
 /* T rounds of warm-started subspace iteration from the cached V. With `fused`, the first

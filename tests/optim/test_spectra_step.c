@@ -5,7 +5,7 @@
  * The reference takes the cache V_prev (read from the library before the step), runs T
  * rounds of P = XV, U = QR(P) (LAPACK dgeqrf/dorgqr), Z = XᵀU, s = ‖Z_i‖, V = Z/s, and
  * builds M_tail and O explicitly. QR sign choices cancel in U diag(s) Vᵀ and U Vᵀ.
- * Both the fused row-block passes (default) and the straightforward full-matrix passes are
+ * Both the straightforward full-matrix passes (default) and the fused row-block passes are
  * held to the same reference. */
 #include "spectra/spectra.h"
 #include "test_mats.h"
@@ -182,7 +182,7 @@ int main(void) {
     /* 16-row blocks: every case spans several blocks, with a ragged last one, on 2 threads. */
     setenv("SPECTRA_BLOCK_ROWS", "16", 1);
     for (int fused = 0; fused <= 1; fused++) {
-        printf("%s passes:\n", fused ? "fused (default)" : "straightforward");
+        printf("%s passes:\n", fused ? "fused row-block" : "straightforward (default)");
         spectra_internal_set_fused(fused);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 77 + i);
     }
