@@ -19,5 +19,7 @@ int cmd_prepare(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 int cmd_bench_model(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+/* `spectra bench optim --device cuda` (tools/cmd_bench_cuda.c). */
+int cmd_bench_optim_cuda(int argc, char **argv);
 
 #endif

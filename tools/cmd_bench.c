@@ -48,6 +48,7 @@ static void usage(FILE *f) {
             "  --fused           Spectra's fused row-block passes (momentum+P, update+rank-k) instead of the\n"
             "                    default full-matrix passes (SPECTRA_BLOCK_ROWS sets the block height)\n"
             "  --json            one JSON document on stdout instead of tables\n"
+            "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
 }
 
@@ -169,6 +170,14 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
 }
 
 static int bench_optim(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--device")) {
+            if (!strcmp(argv[i + 1], "cuda")) return cmd_bench_optim_cuda(argc, argv);
+            if (strcmp(argv[i + 1], "cpu")) {
+                fprintf(stderr, "spectra bench optim: --device cpu|cuda, not '%s'\n", argv[i + 1]);
+                return 2;
+            }
+        }
     bench_opts o;
     memset(&o, 0, sizeof o);
     parse_shapes(&o, "1024x3072,4096x4096,4096x14336,14336x4096");
@@ -185,6 +194,7 @@ static int bench_optim(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) o.json = 1;
         else if (!strcmp(a, "--check-finite")) o.check_finite = 1;
         else if (!strcmp(a, "--fused")) spectra_internal_set_fused(1);
+        else if (!strcmp(a, "--device") && v) i++; /* cpu */
         else if (!strcmp(a, "--shapes") && v) {
             if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }
             i++;

@@ -8,5 +8,6 @@
 #include "spectra/model.h"
 #include "spectra/train.h"
 #include "spectra/analysis.h"
+#include "spectra/cuda.h"
 
 #endif
