@@ -1,5 +1,6 @@
 #include "linalg/linalg.h"
 #include "core/error.h"
+#include "linalg/skinny.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -9,8 +10,23 @@
 
 /* BLAS takes int dimensions; every caller validates sizes against INT_MAX at registration. */
 
+/* The skinny kernels win while X is cache-resident and the panel is thin; past that, sgemm's
+ * blocking wins (measured: 1024x3072 k=15 skinny 1.6x faster; 4096x4096 k=16 sgemm 1.5x
+ * faster on XᵀU, docs/BENCHMARKS.md). */
+#define SKINNY_MAX_ELEMS ((size_t)4 << 20)
+static int g_skinny = 1;
+void spectra_internal_set_skinny(int on) { g_skinny = on ? 1 : 0; }
+
+int spectra_use_skinny(size_t m, size_t n, size_t c) {
+    return g_skinny && spectra_skinny_available() && c >= 1 && c <= SPECTRA_SKINNY_MAX_K && m * n <= SKINNY_MAX_ELEMS;
+}
+
 void spectra_mat_times_panel(size_t m, size_t n, const float *X, size_t c, const float *B, float alpha,
                              float beta, float *out) {
+    if (spectra_use_skinny(m, n, c)) {
+        spectra_skinny_xv(m, n, X, c, B, alpha, beta, out);
+        return;
+    }
     /* Xᵀ is col-major n x m, so X * B = (Xᵀ)ᵀ * B. */
     cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)m, (int)c, (int)n, alpha, X, (int)n, B, (int)n,
                 beta, out, (int)m);
@@ -18,11 +34,19 @@ void spectra_mat_times_panel(size_t m, size_t n, const float *X, size_t c, const
 
 void spectra_matT_times_panel(size_t m, size_t n, const float *X, size_t c, const float *C, float alpha,
                               float beta, float *out) {
+    if (spectra_use_skinny(m, n, c)) {
+        spectra_skinny_xtu(m, n, X, c, C, alpha, beta, out);
+        return;
+    }
     cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)c, (int)m, alpha, X, (int)n, C, (int)m,
                 beta, out, (int)n);
 }
 
 void spectra_mat_add_lowrank(size_t m, size_t n, float *X, size_t c, float alpha, const float *L, const float *R) {
+    if (spectra_use_skinny(m, n, c)) {
+        spectra_skinny_add_lowrank(m, n, X, c, alpha, L, R);
+        return;
+    }
     /* Xᵀ (col-major n x m) += alpha * R * Lᵀ. */
     cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)c, alpha, R, (int)n, L, (int)m, 1.0f,
                 X, (int)n);

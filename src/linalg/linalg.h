@@ -10,6 +10,11 @@
 #include "spectra/status.h"
 #include <stddef.h>
 
+/* 1 when the three products below run on the skinny kernels (linalg/skinny.h) for these
+ * sizes rather than sgemm; spectra_internal_set_skinny(0) forces sgemm (tests, A/B bench). */
+int spectra_use_skinny(size_t m, size_t n, size_t c);
+void spectra_internal_set_skinny(int on);
+
 /* out (m x c, col-major, ld m) = alpha * X * B + beta * out, X row-major m x n, B n x c
  * col-major (ld n). */
 void spectra_mat_times_panel(size_t m, size_t n, const float *X, size_t c, const float *B, float alpha,

@@ -10,6 +10,7 @@
 #include "core/threads.h"
 #include "linalg/kernels.h"
 #include "linalg/linalg.h"
+#include "linalg/skinny.h"
 #include "optim/optim_internal.h"
 
 #include <cblas.h>
@@ -258,6 +259,10 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     const float *U = NULL;
     spectra_status st;
     int boot = !p->cache_valid;
+    /* Skinny path (thin panel, X = M, AVX-512): the products run on the skinny kernels and
+     * the update is fused with the rank-k correction. The momentum pass stays separate:
+     * fusing it with P = MV measured slower (the stores of M and the panel loads compete). */
+    int skinny = !g_fused && !boot && !hp->nesterov && spectra_use_skinny(m, n, k);
     int fused = g_fused && !boot;
     double norm_sq;
     spectra_ws_layout L = layout(p, hp);
@@ -294,7 +299,9 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
         float *ui = Us + i * m;
         for (size_t j = 0; j < m; j++) ui[j] *= d;
     }
-    if (fused) {
+    if (skinny) {
+        spectra_skinny_update(m, n, W, M, decay, a, k, Us, p->buf1);
+    } else if (fused) {
         fused_update(p, hp, decay, a, Us);
     } else {
         spectra_kernel_decay_axpy(W, M, G, mu, hp->nesterov, decay, a, mn);

@@ -1,1 +1,2 @@
 spectra_add_c_test(test_qr ${CMAKE_CURRENT_LIST_DIR}/test_qr.c)
+spectra_add_c_test(test_skinny ${CMAKE_CURRENT_LIST_DIR}/test_skinny.c)

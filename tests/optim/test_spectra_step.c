@@ -11,6 +11,7 @@
 #include "test_mats.h"
 #include "test_util.h"
 #include "optim/optim_internal.h"
+#include "linalg/linalg.h"
 
 #include <float.h>
 #include <math.h>
@@ -178,12 +179,20 @@ int main(void) {
         {80, 80, 3, 0, 0.0f, 0.1f},
         {70, 130, 2, 1, 0.05f, 0.05f},
         {130, 70, 1, 1, 0.0f, 0.015f},
+        /* thread-parallel sizes, ragged vector tails, two column blocks (k = 13, 16) */
+        {257, 301, 1, 0, 0.1f, 0.05f},
+        {331, 200, 2, 0, 0.0f, 0.08f},
     };
     /* 16-row blocks: every case spans several blocks, with a ragged last one, on 2 threads. */
     setenv("SPECTRA_BLOCK_ROWS", "16", 1);
-    for (int fused = 0; fused <= 1; fused++) {
-        printf("%s passes:\n", fused ? "fused row-block" : "straightforward (default)");
-        spectra_internal_set_fused(fused);
+    /* Mode 0: the default (skinny AVX-512 kernels, fused with momentum and update, where
+     * available); 1: the same passes through sgemm; 2: the fused row-block passes. */
+    static const char *const mode_name[] = {"default (skinny kernels where available)", "straightforward, sgemm",
+                                            "fused row-block"};
+    for (int mode = 0; mode <= 2; mode++) {
+        printf("%s passes:\n", mode_name[mode]);
+        spectra_internal_set_skinny(mode == 0);
+        spectra_internal_set_fused(mode == 2);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 77 + i);
     }
     return test_finish("test_spectra_step");
