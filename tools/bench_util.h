@@ -21,7 +21,8 @@ double bench_stream_triad(size_t n, int reps);
 /* Median GFLOP/s of cblas_sgemm computing (m x kk) · (kk x n), row-major. */
 double bench_sgemm_rate(int m, int n, int kk, int reps);
 /* Median GFLOP/s of the two products of one Spectra power-iteration step on a rows x cols
- * matrix with a rank-k panel: P = M·V and Z = Mᵀ·U (as the optimizer calls them). */
+ * matrix with a rank-k panel: P = M·V and Z = Mᵀ·U, at the panel width the optimizer uses
+ * (k, or k padded to 16 for sgemm); the GFLOP count is that of the k useful columns. */
 double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps);
 
 /* The OpenBLAS kernel family in use, e.g. "Zen" or "Haswell", and its build config. */

@@ -44,22 +44,30 @@ static size_t block_rows(size_t m, size_t n) {
     return b < m ? b : m; /* the workspace is sized with this same value */
 }
 
-/* Workspace layout (floats): Q (m*l) | U (m*k) | Z (n*l) | Ub (n*l) | S (l) | VbT (l*l) |
- * qr work | svd work | per-thread X blocks (Nesterov fused path); ints: 8l for sgesdd. */
+/* Panel width the sgemm products run at: k rounded up to a multiple of 16, the extra columns
+ * of V zero (so those of P and Z are exactly zero). OpenBLAS's kernels run whole 16-column
+ * tiles: at 4096 x 14336, k = 61 took 40 ms per product and k = 64 took 29 ms (BENCHMARKS.md). */
+static size_t padded_rank(size_t k) { return (k + 15) & ~(size_t)15; }
+
+/* Workspace layout (floats): Q (m*max(l,kp)) | U (m*k) | Z (n*max(l,kp)) | Ub (n*l) | S (l) |
+ * VbT (l*l) | Vp (n*kp) | qr work | svd work | per-thread X blocks (Nesterov fused path);
+ * ints: 8l for sgesdd. */
 typedef struct spectra_ws_layout {
-    size_t q, u, z, ub, s, vbt, qrw, svdw, xblk, total_f, total_i;
+    size_t q, u, z, ub, s, vbt, vp, qrw, svdw, xblk, total_f, total_i;
 } spectra_ws_layout;
 
 static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp) {
-    size_t m = p->rows, n = p->cols, k = p->rank, l = sketch_cols(p, hp);
+    size_t m = p->rows, n = p->cols, k = p->rank, l = sketch_cols(p, hp), kp = padded_rank(k);
+    size_t w = l > kp ? l : kp;
     spectra_ws_layout L;
     size_t off = 0;
-    L.q = off; off += m * l;
+    L.q = off; off += m * w;
     L.u = off; off += m * k;
-    L.z = off; off += n * l;
+    L.z = off; off += n * w;
     L.ub = off; off += n * l;
     L.s = off; off += l;
     L.vbt = off; off += l * l;
+    L.vp = off; off += n * kp;
     L.qrw = off;
     size_t qa = spectra_qr_householder_work(m, l), qb = spectra_qr_householder_work(n, l);
     off += qa > qb ? qa : qb;
@@ -232,14 +240,27 @@ void spectra_internal_set_fused(int on) { g_fused = on ? 1 : 0; }
  * product P = XV was already computed by the momentum pass. */
 static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, float *ws, double *dws, int fused,
                                     const float **U_out) {
-    size_t m = p->rows, k = p->rank;
+    size_t m = p->rows, n = p->cols, k = p->rank;
     spectra_ws_layout L = layout(p, hp);
     float *P = ws + L.q, *Z = ws + L.z, *qrw = ws + L.qrw;
+    /* Pad the panel for sgemm (the skinny kernels take any k). */
+    size_t kp = spectra_use_skinny(m, n, k) ? k : padded_rank(k);
+    float *Vp = ws + L.vp;
+    if (kp != k) memset(Vp + k * n, 0, (kp - k) * n * sizeof(float));
     for (int t = 0; t < hp->power_iters; t++) {
-        if (!(fused && t == 0)) x_times(p, hp, k, p->buf1, P);
+        if (!(fused && t == 0)) {
+            if (kp != k) {
+                memcpy(Vp, p->buf1, k * n * sizeof(float));
+                x_times(p, hp, kp, Vp, P);
+            } else {
+                x_times(p, hp, k, p->buf1, P);
+            }
+        }
         spectra_status st = panel_qr(m, k, P, qrw, dws);
         if (st != SPECTRA_OK) return st;
-        xt_times(p, hp, k, P, Z);
+        /* The fused path's P has only k columns; the padded columns are zero otherwise. */
+        if (kp != k && fused && t == 0) memset(P + k * m, 0, (kp - k) * m * sizeof(float));
+        xt_times(p, hp, kp, P, Z);
         normalize_into_cache(p, Z);
     }
     *U_out = P;
