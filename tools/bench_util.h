@@ -15,7 +15,8 @@ double bench_now(void);
 bench_stats bench_summarize(double *samples, int n); /* sorts samples in place */
 
 /* STREAM triad a = b + s·c over arrays of n floats with the current OpenMP threads; returns
- * the median bandwidth in GB/s over `reps` runs, counting 12 bytes per element (STREAM's rule). */
+ * the best bandwidth in GB/s over `reps` runs (STREAM's convention), counting 12 bytes per
+ * element (STREAM's rule). */
 double bench_stream_triad(size_t n, int reps);
 
 /* Median GFLOP/s of cblas_sgemm computing (m x kk) · (kk x n), row-major. */

@@ -233,7 +233,7 @@ static int bench_optim(int argc, char **argv) {
         fprintf(stderr, "warning: OPENBLAS_CORETYPE=%s forces OpenBLAS kernels; unset it to measure this CPU's own\n", coretype_env);
     int threads = omp_get_max_threads();
     if (!o.json) fprintf(stderr, "measuring STREAM triad and sgemm peak...\n");
-    double triad = bench_stream_triad((size_t)48 << 20, 10);
+    double triad = bench_stream_triad((size_t)48 << 20, 20);
     double peak = bench_sgemm_rate(4096, 4096, 4096, 3);
     if (o.json) {
         printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
