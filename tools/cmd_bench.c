@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "linalg/linalg.h"
 #include "optim/optim_internal.h"
 #include "train_cli.h"
 
@@ -50,6 +51,7 @@ static void usage(FILE *f) {
             "  --check-finite    include the library's NaN/Inf scan of the gradient (off: SPEC §7 times the step)\n"
             "  --fused           Spectra's fused row-block passes (momentum+P, update+rank-k) instead of the\n"
             "                    default full-matrix passes (SPECTRA_BLOCK_ROWS sets the block height)\n"
+            "  --no-skinny       sgemm for every panel product (A/B against the AVX-512 skinny kernels)\n"
             "  --json            one JSON document on stdout instead of tables\n"
             "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
@@ -203,6 +205,7 @@ static int bench_optim(int argc, char **argv) {
         } else if (!strcmp(a, "--json")) o.json = 1;
         else if (!strcmp(a, "--check-finite")) o.check_finite = 1;
         else if (!strcmp(a, "--fused")) spectra_internal_set_fused(1);
+        else if (!strcmp(a, "--no-skinny")) spectra_internal_set_skinny(0);
         else if (!strcmp(a, "--device") && v) i++; /* cpu */
         else if (!strcmp(a, "--shapes") && v) {
             if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }

@@ -10,9 +10,10 @@
 
 /* BLAS takes int dimensions; every caller validates sizes against INT_MAX at registration. */
 
-/* The skinny kernels win while X is cache-resident and the panel is thin; past that, sgemm's
- * blocking wins (measured: 1024x3072 k=15 skinny 1.6x faster; 4096x4096 k=16 sgemm 1.5x
- * faster on XᵀU, docs/BENCHMARKS.md). */
+/* The skinny kernels win while X is cache-sized and the panel fits one register block (k <=
+ * 12); past that, sgemm at k padded to 16 wins (measured A/B with `spectra bench optim
+ * --no-skinny`: Spectra step 768x2048 k=12 1.49 vs 1.87 ms; 1024x3072 k=15 4.33 vs 3.97 ms;
+ * 4096x4096 k=16 XᵀU 1.5x slower than sgemm; docs/BENCHMARKS.md). */
 #define SKINNY_MAX_ELEMS ((size_t)4 << 20)
 static int g_skinny = 1;
 void spectra_internal_set_skinny(int on) { g_skinny = on ? 1 : 0; }

@@ -1,4 +1,4 @@
-/* Products of a big row-major matrix with a skinny panel (k <= SPECTRA_SKINNY_MAX_K columns):
+/* Products of a big row-major matrix with a skinny panel (k <= SPECTRA_SKINNY_MAX_K = 12 columns):
  * P = XV, Z = XᵀU and X += L Rᵀ, plus the Spectra update pass fused with its rank-k
  * correction. Why not sgemm: with k around 12 (1.5% of 768), OpenBLAS packs the panel
  * and runs its large-kernel tiles at 50–60 GFLOP/s on this machine; these loops keep every

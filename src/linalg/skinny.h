@@ -6,7 +6,7 @@
 #define SPECTRA_LINALG_SKINNY_H
 #include <stddef.h>
 
-#define SPECTRA_SKINNY_MAX_K 16
+#define SPECTRA_SKINNY_MAX_K 12
 
 /* 1 when built with AVX-512 (the kernels exist), else 0. */
 int spectra_skinny_available(void);
