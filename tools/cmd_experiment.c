@@ -6,7 +6,7 @@
  * Each run is a child process `spectra train --out OUT/NAME ...`, so its peak memory
  * (getrusage of the child) is its own. A run whose OUT/NAME/done.json exists is skipped; a
  * run with a checkpoint but no done.json is resumed. `summary` (also run after `run`)
- * writes OUT/summary.csv, OUT/summary.md and gnuplot plots (loss vs step and vs wall-clock,
+ * writes OUT/summary.csv, OUT/summary.md and gnuplot plots (loss vs step and vs time,
  * one line per run; final validation loss vs learning rate per optimizer). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -179,12 +179,15 @@ static int run_one(const char *self, const char *dir, const plan_run *r, int res
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-/* Parses a run's log.jsonl: final/best validation loss, steps, wall time, tokens. */
+/* Parses a run's log.jsonl: final/best validation loss, steps, wall time, tokens, and the
+ * median step time. Time axes use steps × median step time rather than wall-clock: on a
+ * shared or paused machine wall-clock measures the neighbours, while the median step time is
+ * what this optimizer and model cost (validation passes excluded; docs/EXPERIMENTS.md). */
 typedef struct run_summary {
     int ok;
-    double final_val, best_val, final_train, wall, tokens, lr;
+    double final_val, best_val, final_train, wall, tokens, lr, step_s;
     long steps;
-    double *val_steps, *val_losses, *val_wall;
+    double *val_steps, *val_losses;
     int nval;
 } run_summary;
 
@@ -195,18 +198,34 @@ static double json_num(const char *line, const char *key) {
     return p ? strtod(p + strlen(pat), NULL) : NAN;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int summarize_run(const char *dir, const char *name, run_summary *s) {
     memset(s, 0, sizeof *s);
-    s->final_val = s->best_val = s->final_train = NAN;
+    s->final_val = s->best_val = s->final_train = s->step_s = NAN;
     char path[1300];
     snprintf(path, sizeof path, "%s/%s/log.jsonl", dir, name);
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     char line[2048];
-    int cap = 0;
+    int cap = 0, ncap = 0, nt = 0;
+    double *times = NULL;
     while (fgets(line, sizeof line, f)) {
         if (strncmp(line, "{\"step\"", 7)) continue;
         s->steps = (long)json_num(line, "step");
+        double t = json_num(line, "step_s");
+        if (isfinite(t)) {
+            if (nt == ncap) {
+                ncap = ncap ? 2 * ncap : 256;
+                double *grown = realloc(times, (size_t)ncap * sizeof *times);
+                if (!grown) break;
+                times = grown;
+            }
+            times[nt++] = t;
+        }
         s->final_train = json_num(line, "loss");
         s->wall = json_num(line, "wall_s");
         s->tokens = json_num(line, "tokens");
@@ -216,17 +235,21 @@ static int summarize_run(const char *dir, const char *name, run_summary *s) {
                 cap = cap ? 2 * cap : 64;
                 s->val_steps = realloc(s->val_steps, (size_t)cap * sizeof(double));
                 s->val_losses = realloc(s->val_losses, (size_t)cap * sizeof(double));
-                s->val_wall = realloc(s->val_wall, (size_t)cap * sizeof(double));
             }
             s->val_steps[s->nval] = (double)s->steps;
             s->val_losses[s->nval] = v;
-            s->val_wall[s->nval] = s->wall;
             s->nval++;
             s->final_val = v;
             if (!(v >= s->best_val)) s->best_val = v;
         }
     }
     fclose(f);
+    s->step_s = NAN;
+    if (nt) {
+        qsort(times, (size_t)nt, sizeof *times, cmp_double);
+        s->step_s = nt % 2 ? times[nt / 2] : 0.5 * (times[nt / 2 - 1] + times[nt / 2]);
+    }
+    free(times);
     s->ok = s->steps > 0;
     return s->ok ? 0 : -1;
 }
@@ -253,10 +276,11 @@ static int summary(const char *dir, const plan *p) {
         free(rs);
         return 1;
     }
-    fprintf(csv, "run,optim,lr,seed,steps,final_val_loss,best_val_loss,final_train_loss,wall_s,tokens,peak_rss_mb,steps_to_target,seconds_to_target\n");
-    fprintf(md, "| run | optim | lr | seed | steps | final val | best val | wall s | peak RSS MB | steps to target | s to target |\n");
-    fprintf(md, "|---|---|---|---|---|---|---|---|---|---|---|\n");
-    printf("%-28s %-8s %-8s %6s %10s %10s %8s %10s %10s\n", "run", "optim", "lr", "steps", "final val", "best val", "wall s",
+    fprintf(csv, "run,optim,lr,seed,steps,final_val_loss,best_val_loss,final_train_loss,wall_s,tokens,peak_rss_mb,steps_to_target,"
+                 "seconds_to_target,median_step_s\n");
+    fprintf(md, "| run | optim | lr | seed | steps | final val | best val | s/step (median) | wall s | peak RSS MB | steps to target | s to target |\n");
+    fprintf(md, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("%-28s %-8s %-8s %6s %10s %10s %8s %10s %10s\n", "run", "optim", "lr", "steps", "final val", "best val", "s/step",
            "to target", "s to tgt");
     for (int i = 0; i < p->n; i++) {
         const plan_run *r = &p->runs[i];
@@ -274,37 +298,38 @@ static int summary(const char *dir, const plan *p) {
         for (int j = 0; isfinite(target) && j < s->nval; j++)
             if (s->val_losses[j] <= target) {
                 st_target = s->val_steps[j];
-                sec_target = s->val_wall[j];
+                sec_target = s->val_steps[j] * s->step_s;
                 break;
             }
-        fprintf(csv, "%s,%s,%s,%s,%ld,%.6f,%.6f,%.6f,%.2f,%.0f,%.1f,%.0f,%.2f\n", r->name, opt ? opt : "spectra", lr ? lr : "default",
-                seed ? seed : "1", s->steps, s->final_val, s->best_val, s->final_train, s->wall, s->tokens, peak, st_target,
-                sec_target);
+        fprintf(csv, "%s,%s,%s,%s,%ld,%.6f,%.6f,%.6f,%.2f,%.0f,%.1f,%.0f,%.2f,%.5f\n", r->name, opt ? opt : "spectra",
+                lr ? lr : "default", seed ? seed : "1", s->steps, s->final_val, s->best_val, s->final_train, s->wall, s->tokens, peak,
+                st_target, sec_target, s->step_s);
         char tgt_steps[32] = "—", tgt_secs[32] = "—";
         if (isfinite(st_target)) {
             snprintf(tgt_steps, sizeof tgt_steps, "%.0f", st_target);
             snprintf(tgt_secs, sizeof tgt_secs, "%.1f", sec_target);
         }
-        fprintf(md, "| %s | %s | %s | %s | %ld | %.4f | %.4f | %.1f | %.0f | %s | %s |\n", r->name, opt ? opt : "spectra",
-                lr ? lr : "default", seed ? seed : "1", s->steps, s->final_val, s->best_val, s->wall, peak, tgt_steps, tgt_secs);
-        printf("%-28s %-8s %-8s %6ld %10.4f %10.4f %8.1f %10.0f %10.1f%s\n", r->name, opt ? opt : "spectra", lr ? lr : "default",
-               s->steps, s->final_val, s->best_val, s->wall, st_target, sec_target, s->ok ? "" : "  (no log yet)");
+        fprintf(md, "| %s | %s | %s | %s | %ld | %.4f | %.4f | %.3f | %.1f | %.0f | %s | %s |\n", r->name, opt ? opt : "spectra",
+                lr ? lr : "default", seed ? seed : "1", s->steps, s->final_val, s->best_val, s->step_s, s->wall, peak, tgt_steps,
+                tgt_secs);
+        printf("%-28s %-8s %-8s %6ld %10.4f %10.4f %8.3f %10.0f %10.1f%s\n", r->name, opt ? opt : "spectra", lr ? lr : "default",
+               s->steps, s->final_val, s->best_val, s->step_s, st_target, sec_target, s->ok ? "" : "  (no log yet)");
     }
     fclose(csv);
     fclose(md);
-    /* Plot data: one file per run with step, wall, val. */
+    /* Plot data: one file per run with step, steps × median step time, val. */
     for (int i = 0; i < p->n; i++) {
         snprintf(path, sizeof path, "%s/%s/val.dat", dir, p->runs[i].name);
         FILE *f = fopen(path, "w");
         if (!f) continue;
-        for (int j = 0; j < rs[i].nval; j++) fprintf(f, "%g %g %g\n", rs[i].val_steps[j], rs[i].val_wall[j], rs[i].val_losses[j]);
+        for (int j = 0; j < rs[i].nval; j++) fprintf(f, "%g %g %g\n", rs[i].val_steps[j], rs[i].val_steps[j] * rs[i].step_s, rs[i].val_losses[j]);
         fclose(f);
     }
     snprintf(path, sizeof path, "%s/plots.gp", dir);
     FILE *gp = fopen(path, "w");
     if (gp) {
         fprintf(gp, "set terminal pngcairo size 900,600\nset key outside right\nset grid\nset ylabel 'validation loss'\n");
-        const char *xs[2][3] = {{"loss_vs_step.png", "step", "1"}, {"loss_vs_time.png", "wall-clock seconds", "2"}};
+        const char *xs[2][3] = {{"loss_vs_step.png", "step", "1"}, {"loss_vs_time.png", "seconds (steps x median step time)", "2"}};
         for (int k = 0; k < 2; k++) {
             fprintf(gp, "set output '%s'\nset xlabel '%s'\nplot ", xs[k][0], xs[k][1]);
             int first = 1;
@@ -344,7 +369,7 @@ static int summary(const char *dir, const plan *p) {
     }
     printf("summary: %s/summary.csv, %s/summary.md; plots %s/loss_vs_step.png, loss_vs_time.png, lr_sweep.png\n", dir, dir, dir);
     if (isfinite(target)) printf("target (best final AdamW validation loss): %.4f\n", target);
-    for (int i = 0; i < p->n; i++) free(rs[i].val_steps), free(rs[i].val_losses), free(rs[i].val_wall);
+    for (int i = 0; i < p->n; i++) free(rs[i].val_steps), free(rs[i].val_losses);
     free(rs);
     return 0;
 }
