@@ -19,6 +19,8 @@ int cmd_prepare(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 int cmd_bench_model(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+/* mkdir -p: creates path and its missing parents; 0 or -1 with errno (tools/cli_fs.c). */
+int cli_mkdir_p(const char *path);
 /* `spectra bench optim --device cuda` (tools/cmd_bench_cuda.c). */
 int cmd_bench_optim_cuda(int argc, char **argv);
 

@@ -64,18 +64,6 @@ static void usage(FILE *f) {
             "  --no-plot           CSV only\n");
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 static FILE *open_out(const an_ctx *c, const char *name, char *path, size_t cap) {
     snprintf(path, cap, "%s/%s", c->o.out, name);
     FILE *f = fopen(path, "w");
@@ -764,7 +752,7 @@ int cmd_analyze(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     if (!strcmp(c.o.sub, "svd-bench")) return run_svd_bench(&c.o);
     if (cli_find_shards(c.o.data, &c.shards)) return 1;
-    if (mkdir_p(c.o.out)) {
+    if (cli_mkdir_p(c.o.out)) {
         fprintf(stderr, "spectra analyze: cannot create '%s': %s\n", c.o.out, strerror(errno));
         cli_free_shards(&c.shards);
         return 1;

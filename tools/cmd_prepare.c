@@ -52,18 +52,6 @@ static int flush_shard(split_out *s) {
     return 0;
 }
 
-static int mkdir_p(const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 static void json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
@@ -171,7 +159,7 @@ int cmd_prepare(int argc, char **argv) {
     }
     const size_t ndocs = spectra_corpus_size(c);
     fprintf(stderr, "prepare: %zu documents from %s\n", ndocs, source);
-    if (mkdir_p(outdir)) {
+    if (cli_mkdir_p(outdir)) {
         fprintf(stderr, "spectra prepare: cannot create %s: %s\n", outdir, strerror(errno));
         spectra_corpus_free(c);
         return 1;
@@ -182,7 +170,7 @@ int cmd_prepare(int argc, char **argv) {
     spectra_tokenizer *tok = NULL;
     if (train_vocab) {
         snprintf(tokdir, sizeof tokdir, "%s/tokenizer", outdir);
-        if (mkdir_p(tokdir)) {
+        if (cli_mkdir_p(tokdir)) {
             fprintf(stderr, "spectra prepare: cannot create %s\n", tokdir);
             spectra_corpus_free(c);
             return 1;

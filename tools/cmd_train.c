@@ -230,7 +230,7 @@ int cmd_train(int argc, char **argv) {
     if (!resume) o.cfg.model.vocab_size = (int)ds.vocab_size;
     if (o.cfg.seq_len > o.cfg.model.max_seq_len) o.cfg.model.max_seq_len = o.cfg.seq_len;
     if (!o.log[0]) snprintf(o.log, sizeof o.log, "%s/log.jsonl", o.out);
-    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+    if (cli_mkdir_p(o.out) != 0) {
         fprintf(stderr, "spectra train: cannot create output directory '%s': %s\n", o.out, strerror(errno));
         cli_free_shards(&ds);
         return 1;

@@ -43,6 +43,10 @@ check "sample is printed" 'grep -q "^sample" "$work/train.out"'
 "$SPECTRA" sample --checkpoint "$work/run/checkpoint.bin" --prompt "The" --tokens 5 > "$work/sample.out" 2>&1
 check "spectra sample generates from the checkpoint" '[ $? -eq 0 ] && grep -q "^The" "$work/sample.out"'
 
+# --out whose parents do not exist yet (README's `--out runs/main` on a fresh clone)
+"$SPECTRA" train "${common[@]}" --steps 2 --out "$work/new/nested/run" --sample-tokens 0 > "$work/nested.out" 2>&1
+check "--out creates missing parent directories" '[ $? -eq 0 ] && [ -f "$work/new/nested/run/checkpoint.bin" ]'
+
 # resume: 40 steps vs 20 (--stop-at) + --resume + 20, same schedule
 "$SPECTRA" train "${common[@]}" --steps 40 --ckpt-every 1000 --val-every 1000 --out "$work/a" --sample-tokens 0 > /dev/null 2>&1
 "$SPECTRA" train "${common[@]}" --steps 40 --stop-at 20 --ckpt-every 1000 --val-every 1000 --out "$work/b" --sample-tokens 0 > /dev/null 2>&1
