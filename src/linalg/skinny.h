@@ -1,7 +1,8 @@
 /* Big-matrix x skinny-panel products for k <= SPECTRA_SKINNY_MAX_K, and the Spectra update
  * fused with its rank-k correction (skinny.c says why they exist). Layouts as in linalg.h: X, M, G, W
  * row-major m x n; panels column-major (P, U, L: ld m; V, Z, R: ld n). Call only when
- * spectra_skinny_available() and 1 <= k <= SPECTRA_SKINNY_MAX_K. */
+ * spectra_skinny_available(); the kernels take any k >= 1 (in register blocks), while
+ * SPECTRA_SKINNY_MAX_K is where linalg.c's dispatch stops choosing them over sgemm. */
 #ifndef SPECTRA_LINALG_SKINNY_H
 #define SPECTRA_LINALG_SKINNY_H
 #include <stddef.h>
