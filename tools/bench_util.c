@@ -9,6 +9,7 @@
 
 #include "core/rng.h"
 #include "linalg/linalg.h"
+#include "linalg/panel.h"
 
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
@@ -91,11 +92,14 @@ double bench_sgemm_rate(int m, int n, int kk, int reps) {
 }
 
 double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps) {
-    /* The widths the Spectra step itself uses: k as is on the skinny kernels, else k rounded
-     * up to 16 (zero columns, see spectra.c); the rate counts the k useful columns only. */
-    size_t kp = spectra_use_skinny(rows, cols, k) ? k : (k + 15) & ~(size_t)15;
+    /* The products as the Spectra step runs them: the skinny or panel kernels where the
+     * dispatch picks them, else sgemm at the padded width (spectra_sgemm_panel_width); the
+     * rate counts the k useful columns only. */
+    int skinny = spectra_use_skinny(rows, cols, k), panel = !skinny && spectra_use_panel(rows, cols, k);
+    size_t kp = skinny || panel ? k : spectra_sgemm_panel_width(k);
     float *M = malloc(rows * cols * sizeof *M), *V = calloc(cols * kp, sizeof *V), *P = malloc(rows * kp * sizeof *P),
           *Z = malloc(cols * kp * sizeof *Z);
+    float *work = panel ? malloc(spectra_panel_work(rows, cols, k) * sizeof *work) : NULL;
     spectra_rng rng;
     spectra_rng_seed(&rng, 8);
     spectra_rng_fill_normal(&rng, M, rows * cols, 1.0f);
@@ -103,8 +107,13 @@ double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps) {
     double *t = malloc((size_t)(reps + 1) * sizeof *t);
     for (int r = 0; r <= reps; r++) {
         double t0 = bench_now();
-        spectra_mat_times_panel(rows, cols, M, kp, V, 1.0f, 0.0f, P);
-        spectra_matT_times_panel(rows, cols, M, kp, P, 1.0f, 0.0f, Z);
+        if (panel) {
+            spectra_panel_xv(rows, cols, M, k, V, P, work);
+            spectra_panel_xtu(rows, cols, M, k, P, Z, work);
+        } else {
+            spectra_mat_times_panel(rows, cols, M, kp, V, 1.0f, 0.0f, P);
+            spectra_matT_times_panel(rows, cols, M, kp, P, 1.0f, 0.0f, Z);
+        }
         t[r] = bench_now() - t0;
     }
     bench_stats st = bench_summarize(t + 1, reps);
@@ -113,6 +122,7 @@ double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps) {
     free(V);
     free(P);
     free(Z);
+    free(work);
     return 4.0 * (double)rows * (double)cols * (double)k / st.median / 1e9;
 }
 

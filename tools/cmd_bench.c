@@ -5,7 +5,8 @@
  * against this machine's STREAM triad and sgemm throughput measured by the same command.
  * Two floors: with the square sgemm rate (4096³, "x of floor": what the FLOPs would cost at
  * the machine's best gemm speed) and with the rate of the step's own panel products ("x
- * panel": what BLAS achieves at those thin shapes, so the rest is the step's overhead). */
+ * panel": what the products reach at those thin shapes as the step runs them — skinny or
+ * panel kernels, or sgemm — so the rest is the step's overhead). */
 #include "bench_util.h"
 #include "cli.h"
 #include "spectra/spectra.h"
@@ -51,7 +52,8 @@ static void usage(FILE *f) {
             "  --check-finite    include the library's NaN/Inf scan of the gradient (off: SPEC §7 times the step)\n"
             "  --fused           Spectra's fused row-block passes (momentum+P, update+rank-k) instead of the\n"
             "                    default full-matrix passes (SPECTRA_BLOCK_ROWS sets the block height)\n"
-            "  --no-skinny       sgemm for every panel product (A/B against the AVX-512 skinny kernels)\n"
+            "  --no-skinny       sgemm instead of the AVX-512 skinny kernels (k <= 12; A/B)\n"
+            "  --no-panel        sgemm instead of the AVX-512 panel kernels (wider panels; A/B)\n"
             "  --json            one JSON document on stdout instead of tables\n"
             "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
@@ -206,6 +208,7 @@ static int bench_optim(int argc, char **argv) {
         else if (!strcmp(a, "--check-finite")) o.check_finite = 1;
         else if (!strcmp(a, "--fused")) spectra_internal_set_fused(1);
         else if (!strcmp(a, "--no-skinny")) spectra_internal_set_skinny(0);
+        else if (!strcmp(a, "--no-panel")) spectra_internal_set_panel(0);
         else if (!strcmp(a, "--device") && v) i++; /* cpu */
         else if (!strcmp(a, "--shapes") && v) {
             if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }

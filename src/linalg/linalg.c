@@ -1,5 +1,6 @@
 #include "linalg/linalg.h"
 #include "core/error.h"
+#include "linalg/panel.h"
 #include "linalg/skinny.h"
 
 #include <cblas.h>
@@ -20,6 +21,16 @@ void spectra_internal_set_skinny(int on) { g_skinny = on ? 1 : 0; }
 
 int spectra_use_skinny(size_t m, size_t n, size_t c) {
     return g_skinny && spectra_skinny_available() && c >= 1 && c <= SPECTRA_SKINNY_MAX_K && m * n <= SKINNY_MAX_ELEMS;
+}
+
+size_t spectra_sgemm_panel_width(size_t k) { return (k + 15) & ~(size_t)15; }
+
+static int g_panel = 1;
+void spectra_internal_set_panel(int on) { g_panel = on ? 1 : 0; }
+
+int spectra_use_panel(size_t m, size_t n, size_t c) {
+    (void)m, (void)n;
+    return g_panel && spectra_panel_available() && c >= 1;
 }
 
 void spectra_mat_times_panel(size_t m, size_t n, const float *X, size_t c, const float *B, float alpha,

@@ -14,6 +14,15 @@
  * sizes rather than sgemm; spectra_internal_set_skinny(0) forces sgemm (tests, A/B bench). */
 int spectra_use_skinny(size_t m, size_t n, size_t c);
 void spectra_internal_set_skinny(int on);
+/* Panel width sgemm runs a k-column panel product at: k rounded up to a multiple of 16, the
+ * extra columns zero. OpenBLAS's kernels run whole 16-column tiles: at 4096 x 14336, k = 61
+ * took 40 ms per product and k = 64 took 29 ms (docs/BENCHMARKS.md). */
+size_t spectra_sgemm_panel_width(size_t k);
+/* 1 when the Spectra step runs its products and update on the panel kernels
+ * (linalg/panel.h) for these sizes rather than sgemm (the skinny kernels take precedence);
+ * spectra_internal_set_panel(0) forces sgemm (tests, A/B bench). */
+int spectra_use_panel(size_t m, size_t n, size_t c);
+void spectra_internal_set_panel(int on);
 
 /* out (m x c, col-major, ld m) = alpha * X * B + beta * out, X row-major m x n, B n x c
  * col-major (ld n). */

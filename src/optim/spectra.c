@@ -10,6 +10,7 @@
 #include "core/threads.h"
 #include "linalg/kernels.h"
 #include "linalg/linalg.h"
+#include "linalg/panel.h"
 #include "linalg/skinny.h"
 #include "optim/optim_internal.h"
 
@@ -44,16 +45,15 @@ static size_t block_rows(size_t m, size_t n) {
     return b < m ? b : m; /* the workspace is sized with this same value */
 }
 
-/* Panel width the sgemm products run at: k rounded up to a multiple of 16, the extra columns
- * of V zero (so those of P and Z are exactly zero). OpenBLAS's kernels run whole 16-column
- * tiles: at 4096 x 14336, k = 61 took 40 ms per product and k = 64 took 29 ms (BENCHMARKS.md). */
-static size_t padded_rank(size_t k) { return (k + 15) & ~(size_t)15; }
+/* The sgemm products run at a padded width (linalg.h), the extra columns of V zero, so those
+ * of P and Z are exactly zero. */
+static size_t padded_rank(size_t k) { return spectra_sgemm_panel_width(k); }
 
 /* Workspace layout (floats): Q (m*max(l,kp)) | U (m*k) | Z (n*max(l,kp)) | Ub (n*l) | S (l) |
- * VbT (l*l) | Vp (n*kp) | qr work | svd work | per-thread X blocks (Nesterov fused path);
- * ints: 8l for sgesdd. */
+ * VbT (l*l) | Vp (n*kp) | qr work | svd work | panel-kernel work | per-thread X blocks
+ * (Nesterov fused path); ints: 8l for sgesdd. */
 typedef struct spectra_ws_layout {
-    size_t q, u, z, ub, s, vbt, vp, qrw, svdw, xblk, total_f, total_i;
+    size_t q, u, z, ub, s, vbt, vp, qrw, svdw, panel, xblk, total_f, total_i;
 } spectra_ws_layout;
 
 static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp) {
@@ -73,6 +73,11 @@ static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp)
     off += qa > qb ? qa : qb;
     L.svdw = off;
     off += spectra_svd_thin_work(n, l);
+    L.panel = off;
+    if (spectra_panel_available()) {
+        size_t a = spectra_panel_work(m, n, k), b = spectra_panel_update_work(m, n, k);
+        off += a > b ? a : b;
+    }
     L.xblk = off;
     /* Sized whether or not Nesterov is on now: set_hparams may turn it on later. */
     off += (size_t)p->fused_threads * block_rows(m, n) * n;
@@ -239,10 +244,21 @@ void spectra_internal_set_fused(int on) { g_fused = on ? 1 : 0; }
 /* T rounds of warm-started subspace iteration from the cached V. With `fused`, the first
  * product P = XV was already computed by the momentum pass. */
 static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, float *ws, double *dws, int fused,
-                                    const float **U_out) {
+                                    int panel, const float **U_out) {
     size_t m = p->rows, n = p->cols, k = p->rank;
     spectra_ws_layout L = layout(p, hp);
     float *P = ws + L.q, *Z = ws + L.z, *qrw = ws + L.qrw;
+    if (panel) { /* X = M; the panel kernels take any k, no padding */
+        for (int t = 0; t < hp->power_iters; t++) {
+            spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
+            spectra_status st = panel_qr(m, k, P, qrw, dws);
+            if (st != SPECTRA_OK) return st;
+            spectra_panel_xtu(m, n, p->buf0, k, P, Z, ws + L.panel);
+            normalize_into_cache(p, Z);
+        }
+        *U_out = P;
+        return SPECTRA_OK;
+    }
     /* Pad the panel for sgemm (the skinny kernels take any k). */
     size_t kp = spectra_use_skinny(m, n, k) ? k : padded_rank(k);
     float *Vp = ws + L.vp;
@@ -284,13 +300,16 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
      * the update is fused with the rank-k correction. The momentum pass stays separate:
      * fusing it with P = MV measured slower (the stores of M and the panel loads compete). */
     int skinny = !g_fused && !boot && !hp->nesterov && spectra_use_skinny(m, n, k);
+    /* Panel path (wider panels, X = M, AVX-512): the products and the fused update run on the
+     * panel kernels (linalg/panel.c), which stream M unpacked at close to the FMA rate. */
+    int panel = !g_fused && !boot && !hp->nesterov && !skinny && spectra_use_panel(m, n, k);
     int fused = g_fused && !boot;
     double norm_sq;
     spectra_ws_layout L = layout(p, hp);
     if (fused) norm_sq = fused_momentum_project(p, hp, wsp->f + L.q, wsp->f + L.xblk);
     else norm_sq = spectra_kernel_momentum_sumsq(M, G, mu, hp->nesterov, mn);
     if (boot) st = bootstrap(p, hp, wsp->f, wsp->i, &U);
-    else st = power_iterate(p, hp, wsp->f, wsp->d, fused, &U);
+    else st = power_iterate(p, hp, wsp->f, wsp->d, fused, panel, &U);
     if (st != SPECTRA_OK) return st;
     p->cache_valid = 1;
 
@@ -322,6 +341,8 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     }
     if (skinny) {
         spectra_skinny_update(m, n, W, M, decay, a, k, Us, p->buf1);
+    } else if (panel) {
+        spectra_panel_update(m, n, W, M, decay, a, k, Us, p->buf1, wsp->f + L.panel);
     } else if (fused) {
         fused_update(p, hp, decay, a, Us);
     } else {

@@ -185,13 +185,15 @@ int main(void) {
     };
     /* 16-row blocks: every case spans several blocks, with a ragged last one, on 2 threads. */
     setenv("SPECTRA_BLOCK_ROWS", "16", 1);
-    /* Mode 0: the default (skinny AVX-512 kernels, fused with momentum and update, where
-     * available); 1: the same passes through sgemm; 2: the fused row-block passes. */
-    static const char *const mode_name[] = {"default (skinny kernels where available)", "straightforward, sgemm",
-                                            "fused row-block"};
-    for (int mode = 0; mode <= 2; mode++) {
+    /* Mode 0: the default (skinny AVX-512 kernels for k <= 12, panel kernels above, the update
+     * fused with the rank-k correction, where available); 1: the same passes through sgemm;
+     * 2: the fused row-block passes; 3: the panel kernels at every k. */
+    static const char *const mode_name[] = {"default (skinny / panel kernels where available)", "straightforward, sgemm",
+                                            "fused row-block", "panel kernels at every k"};
+    for (int mode = 0; mode <= 3; mode++) {
         printf("%s passes:\n", mode_name[mode]);
         spectra_internal_set_skinny(mode == 0);
+        spectra_internal_set_panel(mode == 0 || mode == 3);
         spectra_internal_set_fused(mode == 2);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 77 + i);
     }
