@@ -96,6 +96,28 @@ static void safe_name(const char *in, char *out, size_t cap) {
         if (*p == '.') *p = '_';
 }
 
+/* Writes the gnuplot script of one layer's plot into script (cap bytes); arg is the caller's. */
+typedef void (*layer_script_fn)(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap);
+
+typedef struct layer_plot {
+    const char *prefix;     /* the plot is <out>/<prefix>_<layer, '.' as '_'>.png */
+    size_t script_cap;      /* bytes for its script (at most 4096): each plot's own bound, so an over-long
+                               --out truncates the script where it always did */
+    layer_script_fn script;
+} layer_plot;
+
+/* The plots of every analysed layer, layer by layer, each layer's in the order of plots[]. */
+static void plot_per_layer(const an_ctx *c, const layer_plot *plots, size_t n_plots, const void *arg) {
+    for (int l = 0; l < c->n_layers; l++)
+        for (size_t p = 0; p < n_plots; p++) {
+            char name[96], script[4096], sn[64]; /* layer names are < SPECTRA_TENSOR_NAME_MAX (48) */
+            safe_name(c->layer[l], sn, sizeof sn);
+            snprintf(name, sizeof name, "%s_%s", plots[p].prefix, sn);
+            plots[p].script(c, c->layer[l], arg, script, plots[p].script_cap);
+            plot(c, name, script);
+        }
+}
+
 static size_t rmin(size_t a, size_t b) { return a < b ? a : b; }
 
 /* ---- setup ---- */
@@ -288,6 +310,21 @@ static const float *grad_of(an_ctx *c, const char *name, size_t *rows, size_t *c
 
 /* ---- subcommands ---- */
 
+/* arg: the checkpoints' steps, one line per checkpoint. */
+static void spectrum_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
+    const uint64_t *steps = arg;
+    int n = snprintf(script, cap,
+                     "set title 'gradient singular values, %s (sigma_i / sigma_1)'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
+                     "set xlabel 'index i'\nset ylabel 'sigma_i / sigma_1'\nplot ",
+                     layer);
+    for (int ci = 0; ci < c->o.n_ckpt; ci++)
+        n += snprintf(script + n, cap - (size_t)n,
+                      "%s'%s/spectrum.csv' using (stringcolumn(1) eq '%llu' && stringcolumn(2) eq '%s' ? $3 : 1/0):5 "
+                      "with lines lw 2 title 'step %llu'",
+                      ci ? ", " : "", c->o.out, (unsigned long long)steps[ci], layer, (unsigned long long)steps[ci]);
+    snprintf(script + n, cap - (size_t)n, "\n");
+}
+
 static int run_spectrum(an_ctx *c) {
     char path[1200];
     FILE *fs = open_out(c, "spectrum.csv", path, sizeof path), *fsum = NULL;
@@ -337,23 +374,27 @@ static int run_spectrum(an_ctx *c) {
     fclose(fs);
     fclose(fsum);
     if (rc) return rc;
-    for (int l = 0; l < c->n_layers; l++) {
-        char name[96], script[4096];
-        safe_name(c->layer[l], name + snprintf(name, sizeof name, "spectrum_"), sizeof name - 9);
-        int n = snprintf(script, sizeof script,
-                         "set title 'gradient singular values, %s (sigma_i / sigma_1)'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
-                         "set xlabel 'index i'\nset ylabel 'sigma_i / sigma_1'\nplot ",
-                         c->layer[l]);
-        for (int ci = 0; ci < c->o.n_ckpt; ci++)
-            n += snprintf(script + n, sizeof script - (size_t)n,
-                          "%s'%s/spectrum.csv' using (stringcolumn(1) eq '%llu' && stringcolumn(2) eq '%s' ? $3 : 1/0):5 "
-                          "with lines lw 2 title 'step %llu'",
-                          ci ? ", " : "", c->o.out, (unsigned long long)steps[ci], c->layer[l],
-                          (unsigned long long)steps[ci]);
-        snprintf(script + n, sizeof script - (size_t)n, "\n");
-        plot(c, name, script);
-    }
+    static const layer_plot p = {"spectrum", 4096, spectrum_script};
+    plot_per_layer(c, &p, 1, steps);
     return 0;
+}
+
+static void moments_cdf_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
+    snprintf(script, cap,
+             "set title 'energy CDF of AdamW moments, %s'\nset logscale x\nset xlabel 'j'\nset ylabel 'CDF(j)'\n"
+             "set yrange [0:1.02]\nplot '%s/moments_cdf.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 with lines "
+             "lw 2 title 'm (exp_avg)', '' using (stringcolumn(1) eq '%s' ? $2 : 1/0):6 with lines lw 2 title "
+             "'v (exp_avg_sq)'\n",
+             layer, c->o.out, layer, layer);
+}
+
+static void moments_tail_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
+    snprintf(script, cap,
+             "set title 'tail updates, %s'\nset xlabel 'log10 |value|'\nset ylabel 'density'\n"
+             "plot '%s/moments_tail.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):3 with filledcurves y1=0 fs "
+             "transparent solid 0.4 title '|M_t|/(sqrt(V_s+V_t)+eps)', '' using (stringcolumn(1) eq '%s' ? $2 : "
+             "1/0):4 with filledcurves y1=0 fs transparent solid 0.4 title '|M_t|/(sqrt(|V_t|)+eps)'\n",
+             layer, c->o.out, layer, layer);
 }
 
 static int run_moments(an_ctx *c) {
@@ -433,26 +474,8 @@ static int run_moments(an_ctx *c) {
     fclose(ft);
     fclose(fs);
     if (rc) return rc;
-    for (int l = 0; l < c->n_layers; l++) {
-        char name[96], script[2048], sn[64];
-        safe_name(c->layer[l], sn, sizeof sn);
-        snprintf(name, sizeof name, "moments_cdf_%s", sn);
-        snprintf(script, sizeof script,
-                 "set title 'energy CDF of AdamW moments, %s'\nset logscale x\nset xlabel 'j'\nset ylabel 'CDF(j)'\n"
-                 "set yrange [0:1.02]\nplot '%s/moments_cdf.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 with lines "
-                 "lw 2 title 'm (exp_avg)', '' using (stringcolumn(1) eq '%s' ? $2 : 1/0):6 with lines lw 2 title "
-                 "'v (exp_avg_sq)'\n",
-                 c->layer[l], c->o.out, c->layer[l], c->layer[l]);
-        plot(c, name, script);
-        snprintf(name, sizeof name, "moments_tail_%s", sn);
-        snprintf(script, sizeof script,
-                 "set title 'tail updates, %s'\nset xlabel 'log10 |value|'\nset ylabel 'density'\n"
-                 "plot '%s/moments_tail.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):3 with filledcurves y1=0 fs "
-                 "transparent solid 0.4 title '|M_t|/(sqrt(V_s+V_t)+eps)', '' using (stringcolumn(1) eq '%s' ? $2 : "
-                 "1/0):4 with filledcurves y1=0 fs transparent solid 0.4 title '|M_t|/(sqrt(|V_t|)+eps)'\n",
-                 c->layer[l], c->o.out, c->layer[l], c->layer[l]);
-        plot(c, name, script);
-    }
+    static const layer_plot p[] = {{"moments_cdf", 2048, moments_cdf_script}, {"moments_tail", 2048, moments_tail_script}};
+    plot_per_layer(c, p, 2, NULL);
     return 0;
 }
 
@@ -472,6 +495,14 @@ static double spearman_vs_index(const double *y, size_t n) {
     for (size_t i = 0; i < n; i++) d2 += (rk[i] - (double)i) * (rk[i] - (double)i);
     free(rk);
     return 1.0 - 6.0 * d2 / ((double)n * ((double)n * n - 1.0));
+}
+
+static void relvar_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
+    snprintf(script, cap,
+             "set title 'RelVar(k) = Var(u_k^T G_i v_k) / sigma_k^2, %s, micro-batch %d'\nset logscale y\nset format y '%%.0e'\n"
+             "set xlabel 'k'\nset ylabel 'RelVar'\nplot '%s/relvar.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 "
+             "with lines lw 2 title 'RelVar'\n",
+             layer, c->o.micro_batch, c->o.out, layer);
 }
 
 static int run_relvar(an_ctx *c) {
@@ -546,18 +577,18 @@ static int run_relvar(an_ctx *c) {
         free(a[l]);
     }
     if (rc) return rc;
-    for (int l = 0; l < L; l++) {
-        char name[96], script[2048], sn[64];
-        safe_name(c->layer[l], sn, sizeof sn);
-        snprintf(name, sizeof name, "relvar_%s", sn);
-        snprintf(script, sizeof script,
-                 "set title 'RelVar(k) = Var(u_k^T G_i v_k) / sigma_k^2, %s, micro-batch %d'\nset logscale y\nset format y '%%.0e'\n"
-                 "set xlabel 'k'\nset ylabel 'RelVar'\nplot '%s/relvar.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 "
-                 "with lines lw 2 title 'RelVar'\n",
-                 c->layer[l], c->o.micro_batch, c->o.out, c->layer[l]);
-        plot(c, name, script);
-    }
+    static const layer_plot p = {"relvar", 2048, relvar_script};
+    plot_per_layer(c, &p, 1, NULL);
     return 0;
+}
+
+static void ns_align_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
+    snprintf(script, cap,
+             "set title 'alignment of right singular vectors, G vs NS(G), %s'\nset xlabel 'i'\n"
+             "set ylabel 'max_j |<v_i, vhat_j>|'\nset yrange [0:1.05]\nplot '%s/ns_align.csv' using "
+             "(stringcolumn(1) eq '%s' ? $2 : 1/0):7 with points pt 7 ps 0.5 title 'bf16 NS (as muon.py in torch)', "
+             "'' using (stringcolumn(1) eq '%s' ? $2 : 1/0):5 with points pt 7 ps 0.4 title 'fp32 NS (this library)'\n",
+             layer, c->o.out, layer, layer);
 }
 
 static int run_ns_align(an_ctx *c) {
@@ -600,19 +631,21 @@ static int run_ns_align(an_ctx *c) {
     }
     fclose(f);
     if (rc) return rc;
-    for (int l = 0; l < c->n_layers; l++) {
-        char name[96], script[2048], sn[64];
-        safe_name(c->layer[l], sn, sizeof sn);
-        snprintf(name, sizeof name, "ns_align_%s", sn);
-        snprintf(script, sizeof script,
-                 "set title 'alignment of right singular vectors, G vs NS(G), %s'\nset xlabel 'i'\n"
-                 "set ylabel 'max_j |<v_i, vhat_j>|'\nset yrange [0:1.05]\nplot '%s/ns_align.csv' using "
-                 "(stringcolumn(1) eq '%s' ? $2 : 1/0):7 with points pt 7 ps 0.5 title 'bf16 NS (as muon.py in torch)', "
-                 "'' using (stringcolumn(1) eq '%s' ? $2 : 1/0):5 with points pt 7 ps 0.4 title 'fp32 NS (this library)'\n",
-                 c->layer[l], c->o.out, c->layer[l], c->layer[l]);
-        plot(c, name, script);
-    }
+    static const layer_plot p = {"ns_align", 2048, ns_align_script};
+    plot_per_layer(c, &p, 1, NULL);
     return 0;
+}
+
+static void intervene_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
+    snprintf(script, cap,
+             "set title 'gradient spectrum under interventions, %s'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
+             "set xlabel 'k'\nset ylabel 'sigma_k'\nf='%s/intervene.csv'\nsel(c)=stringcolumn(1) eq '%s' ? c : 1/0\n"
+             "plot f using (sel($2)):3 with lines lw 2 title 'raw', f using (sel($2)):4 with lines lw 2 title "
+             "'FreqNorm', f using (sel($2)):5 with lines lw 2 title 'Shuffle', f using (sel($2)):6 with lines dt 2 "
+             "title '|dsigma| FreqNorm', f using (sel($2)):7 with lines dt 2 title '|dsigma| Shuffle', f using (sel($2)):8 "
+             "with lines dt 3 title 'FreqNorm at raw norm', f using (sel($2)):9 with lines dt 3 title 'Shuffle at raw "
+             "norm'\n",
+             layer, c->o.out, layer);
 }
 
 static int run_intervene(an_ctx *c) {
@@ -702,21 +735,8 @@ static int run_intervene(an_ctx *c) {
     free(ends);
     spectra_tokenizer_free(tok);
     if (rc) return rc;
-    for (int l = 0; l < c->n_layers; l++) {
-        char name[96], script[3072], sn[64];
-        safe_name(c->layer[l], sn, sizeof sn);
-        snprintf(name, sizeof name, "intervene_%s", sn);
-        snprintf(script, sizeof script,
-                 "set title 'gradient spectrum under interventions, %s'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
-                 "set xlabel 'k'\nset ylabel 'sigma_k'\nf='%s/intervene.csv'\nsel(c)=stringcolumn(1) eq '%s' ? c : 1/0\n"
-                 "plot f using (sel($2)):3 with lines lw 2 title 'raw', f using (sel($2)):4 with lines lw 2 title "
-                 "'FreqNorm', f using (sel($2)):5 with lines lw 2 title 'Shuffle', f using (sel($2)):6 with lines dt 2 "
-                 "title '|dsigma| FreqNorm', f using (sel($2)):7 with lines dt 2 title '|dsigma| Shuffle', f using (sel($2)):8 "
-                 "with lines dt 3 title 'FreqNorm at raw norm', f using (sel($2)):9 with lines dt 3 title 'Shuffle at raw "
-                 "norm'\n",
-                 c->layer[l], c->o.out, c->layer[l]);
-        plot(c, name, script);
-    }
+    static const layer_plot p = {"intervene", 3072, intervene_script};
+    plot_per_layer(c, &p, 1, NULL);
     return 0;
 }
 

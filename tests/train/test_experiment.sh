@@ -3,12 +3,7 @@
 # local text (no network): the summary lists both runs with finite losses; a rerun skips
 # completed runs and leaves their logs untouched; a run without done.json is resumed from
 # its checkpoint; bad plans are clear errors.
-set -u
-SPECTRA=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$(dirname "$0")/../lib.sh"
 
 mkdir -p "$work/text"
 for i in $(seq 1 40); do
@@ -42,5 +37,4 @@ check "unknown plan directive is a clear error" '[ $rc -eq 2 ] && grep -q "bad.p
 printf 'run a optim=adamw out=/tmp/x\n' > "$work/bad2.plan"
 out=$("$SPECTRA" experiment run "$work/bad2.plan" 2>&1); rc=$?
 check "plans cannot set out" '[ $rc -eq 2 ] && grep -q "set by the plan runner" <<<"$out"'
-[ $fail -eq 0 ] && echo "test_experiment: all checks passed" || echo "test_experiment: FAILED"
-exit $fail
+finish test_experiment

@@ -3,12 +3,7 @@
 # nlp-corpus packages, 2048-id BPE): the loss must fall below a bound; unknown flags and bad
 # values are clear usage errors; 2N steps in one run equal N + --resume + N (same
 # checkpoint bytes); Ctrl-C (SIGINT) leaves a loadable checkpoint and exits 130.
-set -u
-SPECTRA=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$(dirname "$0")/../lib.sh"
 
 # flag parsing
 out=$("$SPECTRA" train --no-such-flag 2>&1); rc=$?
@@ -65,5 +60,4 @@ check "SIGINT exits 130 with a message" '[ $rc -eq 130 ] && grep -q "interrupted
 done_steps=$(grep -c "^{\"step\"" "$work/c/log.jsonl")
 check "SIGINT leaves a checkpoint that resumes" '"$SPECTRA" train --resume "$work/c/checkpoint.bin" --stop-at $((done_steps + 2)) --out "$work/c" --data "$work/data" --sample-tokens 0 --quiet > "$work/c2.out" 2>&1 && grep -q "stopped at step $((done_steps + 2))" "$work/c2.out"'
 
-[ $fail -eq 0 ] && echo "test_train_cli: all checks passed" || echo "test_train_cli: FAILED"
-exit $fail
+finish test_train_cli
