@@ -313,16 +313,19 @@ static const float *grad_of(an_ctx *c, const char *name, size_t *rows, size_t *c
 /* arg: the checkpoints' steps, one line per checkpoint. */
 static void spectrum_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
     const uint64_t *steps = arg;
+    /* The CSV path is named once (f), so the script's length does not grow with --out times
+     * the number of checkpoints; and appending stops at the buffer's end (it used to run
+     * past it with 16 checkpoints and a long --out). */
     int n = snprintf(script, cap,
                      "set title 'gradient singular values, %s (sigma_i / sigma_1)'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
-                     "set xlabel 'index i'\nset ylabel 'sigma_i / sigma_1'\nplot ",
-                     layer);
-    for (int ci = 0; ci < c->o.n_ckpt; ci++)
+                     "set xlabel 'index i'\nset ylabel 'sigma_i / sigma_1'\nf = '%s/spectrum.csv'\nplot ",
+                     layer, c->o.out);
+    for (int ci = 0; ci < c->o.n_ckpt && n >= 0 && (size_t)n < cap; ci++)
         n += snprintf(script + n, cap - (size_t)n,
-                      "%s'%s/spectrum.csv' using (stringcolumn(1) eq '%llu' && stringcolumn(2) eq '%s' ? $3 : 1/0):5 "
+                      "%sf using (stringcolumn(1) eq '%llu' && stringcolumn(2) eq '%s' ? $3 : 1/0):5 "
                       "with lines lw 2 title 'step %llu'",
-                      ci ? ", " : "", c->o.out, (unsigned long long)steps[ci], layer, (unsigned long long)steps[ci]);
-    snprintf(script + n, cap - (size_t)n, "\n");
+                      ci ? ", " : "", (unsigned long long)steps[ci], layer, (unsigned long long)steps[ci]);
+    if (n >= 0 && (size_t)n < cap) snprintf(script + n, cap - (size_t)n, "\n");
 }
 
 static int run_spectrum(an_ctx *c) {
