@@ -67,9 +67,6 @@ int spectra_panel_available(void) { return 1; }
 static inline size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static int threads_for(size_t work) { return work < 65536 ? 1 : omp_get_max_threads(); }
 
-/* Column blocks of a k-column panel: block b has width min(64, k - 64b), run with NV =
- * ceil(width/16) vectors. */
-static inline size_t nblocks(size_t k) { return (k + PW - 1) / PW; }
 
 /* In-register transpose of a 16 x 16 block: in[i] row i -> out[j] row j = column j of in. */
 static inline void transpose16(__m512 r[16]) {
