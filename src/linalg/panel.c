@@ -217,7 +217,7 @@ static void staged_tile_any(int R, int NV, int XT, const float *x, size_t xs, co
 size_t spectra_panel_work(size_t m, size_t n, size_t k) {
     (void)k;
     size_t big = m > n ? m : n;
-    return 2 * big * PW; /* packed panel + row-major staging of the output */
+    return 2 * big * PW + 16; /* packed panel + row-major staging of the output, + alignment */
 }
 
 /* Prefetches `bytes` from each of `rows` rows of a row-major matrix (ld floats): the loops
@@ -245,6 +245,11 @@ static inline void copy_block(const float *a, size_t ld, size_t rows, size_t w, 
     }
 }
 
+/* The workspace rounded up to a 64-byte boundary (its sizes include 16 floats of slack): the
+ * packed panels are read with full-vector loads, which split across two cache lines when
+ * misaligned. */
+static inline float *align64(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
 /* Whole blocks of b rows out of `total` for thread t of T: [lo, hi). */
 static void thread_range(size_t total, size_t b, int t, int T, size_t *lo, size_t *hi) {
     size_t nb = (total + b - 1) / b;
@@ -253,6 +258,7 @@ static void thread_range(size_t total, size_t b, int t, int T, size_t *lo, size_
 }
 
 void spectra_panel_xv(size_t m, size_t n, const float *X, size_t k, const float *V, float *P, float *work) {
+    work = align64(work);
     float *vp = work, *pr = work + n * PW;
     int nt = threads_for(m * n * k);
     for (size_t c0 = 0; c0 < k; c0 += PW) {
@@ -282,6 +288,7 @@ void spectra_panel_xv(size_t m, size_t n, const float *X, size_t k, const float 
 }
 
 void spectra_panel_xtu(size_t m, size_t n, const float *X, size_t k, const float *U, float *Z, float *work) {
+    work = align64(work);
     float *up = work, *zr = work + (m > n ? m : n) * PW;
     int nt = threads_for(m * n * k);
     for (size_t c0 = 0; c0 < k; c0 += PW) {
@@ -346,12 +353,13 @@ static void update_tile_any(int R, int NV, float *W, const float *M, size_t n, c
 }
 
 size_t spectra_panel_update_work(size_t m, size_t n, size_t k) {
-    return m * ((k + 15) & ~(size_t)15) + k * ((n + PW - 1) / PW) * PW;
+    return m * ((k + 15) & ~(size_t)15) + k * ((n + PW - 1) / PW) * PW + 16; /* + alignment */
 }
 
 void spectra_panel_update(size_t m, size_t n, float *W, const float *M, float decay, float a, size_t k,
                           const float *Us, const float *V, float *work) {
     const size_t ku = (k + 15) & ~(size_t)15;
+    work = align64(work);
     float *us = work; /* Us row-major m x ku: the broadcasts of a tile's rows are contiguous */
     /* Vᵀ in panels of 64 columns, each k x 64 row-major (zero past n): a tile reads its panel
      * as one contiguous stream. In place, V's k rows sit a stride of n floats apart, all in
