@@ -5,6 +5,7 @@
 #define SPECTRA_TEST_UTIL_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -52,6 +53,27 @@ static int test_checks = 0;
                     __FILE__, __LINE__, #a, a_, #b, b_, t_);                              \
         }                                                                                 \
     } while (0)
+
+/* xorshift64 uniform in [-0.5, 0.5): each test keeps its own seed in *s. */
+static inline float test_urand(uint64_t *s) {
+    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+    return (float)((double)(*s >> 11) / 9007199254740992.0) - 0.5f;
+}
+/* A malloc'd array of n test_urand values (at least one element, so n = 0 is not NULL). */
+static inline float *test_rand_floats(uint64_t *s, size_t n) {
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    for (size_t i = 0; i < n; i++) x[i] = test_urand(s);
+    return x;
+}
+/* max |got - want| / max |want| against a double reference. */
+static inline double test_max_relerr(const float *got, const double *want, size_t n) {
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        e = fmax(e, fabs(got[i] - want[i]));
+        m = fmax(m, fabs(want[i]));
+    }
+    return e / (m > 0 ? m : 1);
+}
 
 static inline int test_finish(const char *name) {
     if (test_failures)

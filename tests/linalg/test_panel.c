@@ -14,23 +14,7 @@
 #include <string.h>
 
 static uint64_t rs = 0x2545f4914f6cdd1dull;
-static float urand(void) {
-    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
-    return (float)((double)(rs >> 11) / 9007199254740992.0) - 0.5f;
-}
-static float *rmat(size_t n) {
-    float *x = malloc((n ? n : 1) * sizeof *x);
-    for (size_t i = 0; i < n; i++) x[i] = urand();
-    return x;
-}
-static double relerr(const float *got, const double *want, size_t n) {
-    double e = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        e = fmax(e, fabs(got[i] - want[i]));
-        s = fmax(s, fabs(want[i]));
-    }
-    return e / (s > 0 ? s : 1);
-}
+static float *rmat(size_t n) { return test_rand_floats(&rs, n); }
 
 #define CANARY 1234.5f
 #define NCANARY 64
@@ -78,7 +62,7 @@ static void check_shape(size_t m, size_t n, size_t k) {
     CHECK_MSG(canaries_intact(w, need) && canaries_intact(wu, needu), "%zux%zu k=%zu: workspace overrun", m, n, k);
     /* fp32 dot products of length n (or m): error grows like sqrt(len)·eps relative. */
     double tol = 2e-5 * sqrt((double)(m > n ? m : n) / 256.0 + 1.0);
-    double ep = relerr(P, Pr, m * k), ez = relerr(Z, Zr, n * k), ew = relerr(W, Wr, m * n);
+    double ep = test_max_relerr(P, Pr, m * k), ez = test_max_relerr(Z, Zr, n * k), ew = test_max_relerr(W, Wr, m * n);
     CHECK_MSG(ep < tol && ez < tol && ew < tol, "%zux%zu k=%zu: XV %.2e XtU %.2e update %.2e (tol %.1e)", m, n, k, ep,
               ez, ew, tol);
 

@@ -12,25 +12,7 @@
 #include <string.h>
 
 static uint64_t rs = 0x9e3779b97f4a7c15ull;
-static float urand(void) {
-    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
-    return (float)((double)(rs >> 11) / 9007199254740992.0) - 0.5f;
-}
-static float *rmat(size_t n) {
-    float *x = malloc(n * sizeof *x);
-    for (size_t i = 0; i < n; i++) x[i] = urand();
-    return x;
-}
-
-/* max |got - want| / max |want| */
-static double relerr(const float *got, const double *want, size_t n) {
-    double e = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        e = fmax(e, fabs(got[i] - want[i]));
-        s = fmax(s, fabs(want[i]));
-    }
-    return e / (s > 0 ? s : 1);
-}
+static float *rmat(size_t n) { return test_rand_floats(&rs, n); }
 
 static void check_shape(size_t m, size_t n, size_t k) {
     const float alpha = 0.75f, beta = -0.5f;
@@ -59,7 +41,7 @@ static void check_shape(size_t m, size_t n, size_t k) {
     spectra_mat_add_lowrank(m, n, W, k, alpha, U, V);
     /* fp32 dot products of length n (or m): error grows like sqrt(len)·eps relative. */
     double tol = 2e-5 * sqrt((double)(m > n ? m : n) / 256.0 + 1.0);
-    double ep = relerr(P, Pr, m * k), ez = relerr(Z, Zr, n * k), ew = relerr(W, Wr, m * n);
+    double ep = test_max_relerr(P, Pr, m * k), ez = test_max_relerr(Z, Zr, n * k), ew = test_max_relerr(W, Wr, m * n);
     CHECK_MSG(ep < tol && ez < tol && ew < tol, "%zux%zu k=%zu skinny=%d: XV %.2e XtU %.2e lowrank %.2e (tol %.1e)", m, n,
               k, spectra_use_skinny(m, n, k), ep, ez, ew, tol);
     free(X), free(V), free(U), free(P), free(Z), free(W), free(Pr), free(Zr), free(Wr);
@@ -78,7 +60,7 @@ static void check_fused(size_t m, size_t n, size_t k) {
         }
     spectra_skinny_update(m, n, W, M, decay, a, k, Us, V);
     double tol = 2e-5 * sqrt((double)n / 256.0 + 1.0);
-    double ew = relerr(W, Wr, m * n);
+    double ew = test_max_relerr(W, Wr, m * n);
     CHECK_MSG(ew < tol, "fused update %zux%zu k=%zu: rel err %.2e", m, n, k, ew);
     free(M), free(V), free(W), free(Us), free(Wr);
 }
