@@ -45,9 +45,6 @@ static size_t block_rows(size_t m, size_t n) {
     return b < m ? b : m; /* the workspace is sized with this same value */
 }
 
-/* The sgemm products run at a padded width (linalg.h), the extra columns of V zero, so those
- * of P and Z are exactly zero. */
-static size_t padded_rank(size_t k) { return spectra_sgemm_panel_width(k); }
 
 /* Workspace layout (floats): Q (m*max(l,kp)) | U (m*k) | Z (n*max(l,kp)) | Ub (n*l) | S (l) |
  * VbT (l*l) | Vp (n*kp) | qr work | svd work | panel-kernel work | per-thread X blocks
@@ -57,7 +54,7 @@ typedef struct spectra_ws_layout {
 } spectra_ws_layout;
 
 static spectra_ws_layout layout(const optim_param *p, const spectra_hparams *hp) {
-    size_t m = p->rows, n = p->cols, k = p->rank, l = sketch_cols(p, hp), kp = padded_rank(k);
+    size_t m = p->rows, n = p->cols, k = p->rank, l = sketch_cols(p, hp), kp = spectra_sgemm_panel_width(k);
     size_t w = l > kp ? l : kp;
     spectra_ws_layout L;
     size_t off = 0;
@@ -259,8 +256,9 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
         *U_out = P;
         return SPECTRA_OK;
     }
-    /* Pad the panel for sgemm (the skinny kernels take any k). */
-    size_t kp = spectra_use_skinny(m, n, k) ? k : padded_rank(k);
+    /* Pad the panel for sgemm (the skinny kernels take any k): the extra columns of V are zero,
+     * so those of P and Z are exactly zero. */
+    size_t kp = spectra_use_skinny(m, n, k) ? k : spectra_sgemm_panel_width(k);
     float *Vp = ws + L.vp;
     if (kp != k) memset(Vp + k * n, 0, (kp - k) * n * sizeof(float));
     for (int t = 0; t < hp->power_iters; t++) {
