@@ -137,7 +137,11 @@ typedef struct result {
     double floor_s;       /* max(FLOPs / sgemm 4096³ rate, bytes / triad): SPEC §7's floor */
     double floor_panel_s; /* the same with the sgemm rate at the step's own panel shapes */
     size_t rank;
+    int has_phases;                        /* Spectra: per-phase medians below are valid */
+    double phase_s[SPECTRA_STEP_PHASES];   /* median over the timed steps, each phase alone */
 } result;
+
+static const char *const PHASE_NAMES[SPECTRA_STEP_PHASES] = {"momentum", "P=XV", "QR", "XtU", "normalize", "update"};
 
 static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, float *W, float *G, double triad_gbs,
                    double gemm_gflops, double panel_gflops, result *res) {
@@ -157,13 +161,25 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
             fprintf(stderr, "spectra bench: %s\n", spectra_optim_last_error(opt));
             return -1;
         }
-    double *ts = malloc((size_t)o->repeats * sizeof *ts);
-    for (int i = 0; i < o->repeats; i++) {
+    int R = o->repeats;
+    double *ts = malloc((size_t)R * (1 + SPECTRA_STEP_PHASES) * sizeof *ts);
+    if (!ts) {
+        fprintf(stderr, "spectra bench: out of memory\n");
+        spectra_optim_destroy(opt);
+        return -1;
+    }
+    double *ph = ts + R; /* phase j of step i at ph[j * R + i] */
+    res->has_phases = c->algo == SPECTRA_ALGO_SPECTRA;
+    for (int i = 0; i < R; i++) {
         double t0 = bench_now();
         spectra_optim_step(opt);
         ts[i] = bench_now() - t0;
+        spectra_spike_diag d;
+        if (res->has_phases && spectra_optim_spike_diag(opt, 0, &d) == SPECTRA_OK)
+            for (int j = 0; j < SPECTRA_STEP_PHASES; j++) ph[j * R + i] = d.phase_s[j];
     }
-    res->t = bench_summarize(ts, o->repeats);
+    res->t = bench_summarize(ts, R);
+    for (int j = 0; j < SPECTRA_STEP_PHASES; j++) res->phase_s[j] = res->has_phases ? bench_summarize(ph + j * R, R).median : 0.0;
     free(ts);
     spectra_param_info pi;
     spectra_optim_param_info(opt, 0, &pi);
@@ -288,16 +304,27 @@ static int bench_optim(int argc, char **argv) {
                 printf("%s\n  {\"rows\": %zu, \"cols\": %zu, \"optimizer\": \"%s\", \"rank\": %zu, \"median_s\": %.6g, "
                        "\"min_s\": %.6g, \"max_s\": %.6g, \"bytes_model\": %.6g, \"achieved_gbs\": %.4g, \"flops_model\": %.6g, "
                        "\"achieved_gflops\": %.4g, \"state_bytes\": %.0f, \"floor_s\": %.6g, \"floor_panel_s\": %.6g, "
-                       "\"panel_gflops\": %.1f}",
+                       "\"panel_gflops\": %.1f",
                        first ? "" : ",", m, n, cfg->label, r.rank, r.t.median, r.t.min, r.t.max, r.bytes,
                        r.bytes / r.t.median / 1e9, r.flops, r.flops / r.t.median / 1e9, r.state_bytes, r.floor_s, r.floor_panel_s,
                        panel);
+                if (r.has_phases) {
+                    printf(", \"phases_median_s\": {");
+                    for (int j = 0; j < SPECTRA_STEP_PHASES; j++)
+                        printf("%s\"%s\": %.6g", j ? ", " : "", PHASE_NAMES[j], r.phase_s[j]);
+                    printf("}");
+                }
+                printf("}");
                 first = 0;
             } else {
                 printf("%-12s %10.2f %10.2f %10.2f %9.3f %8.1f %9.2f %8.1f %10.1f %8.2f %11.2f %8.2f\n", cfg->label,
                        1e3 * r.t.median, 1e3 * r.t.min, 1e3 * r.t.max, r.bytes / 1e9, r.bytes / r.t.median / 1e9,
                        r.flops / 1e9, r.flops / r.t.median / 1e9, r.state_bytes / 1e6, 1e3 * r.floor_s,
                        r.t.median / r.floor_s, r.t.median / r.floor_panel_s);
+                if (r.has_phases) {
+                    printf("%-12s", "  phases ms");
+                    for (int j = 0; j < SPECTRA_STEP_PHASES; j++) printf(" %s %.2f%s", PHASE_NAMES[j], 1e3 * r.phase_s[j], j + 1 < SPECTRA_STEP_PHASES ? " |" : "\n");
+                }
             }
         }
         if (!o.json) {

@@ -151,6 +151,19 @@ spectra_status spectra_optim_get_state(const spectra_optim *opt, const char *par
  * RMS of the shaped update O, the effective rate η' = c·η/(RMS+ε), and ‖X‖. `s` points
  * into the optimizer and is valid until the next step. Only for Spectra parameters that
  * have stepped at least once. */
+/* Phases of a Spectra step, for the per-phase wall times of spectra_spike_diag. With T > 1
+ * the power-iteration phases are summed over the T rounds; on the bootstrap step
+ * SPECTRA_PHASE_PROJECT holds the whole randomized SVD. */
+typedef enum spectra_step_phase {
+    SPECTRA_PHASE_MOMENTUM,  /* M ← μM + G fused with ‖X‖² */
+    SPECTRA_PHASE_PROJECT,   /* P = XV */
+    SPECTRA_PHASE_QR,        /* thin QR of P */
+    SPECTRA_PHASE_BACK,      /* Z = XᵀU */
+    SPECTRA_PHASE_NORMALIZE, /* V = Z's normalized columns, s = their norms */
+    SPECTRA_PHASE_UPDATE,    /* W ← (1−ηλ)W − η'X + U_s Vᵀ */
+    SPECTRA_STEP_PHASES
+} spectra_step_phase;
+
 typedef struct spectra_spike_diag {
     size_t k;
     const float *s;
@@ -160,6 +173,7 @@ typedef struct spectra_spike_diag {
     double rms;
     double lr_eff;
     int bootstrapped;     /* 1 if the step ran the randomized-SVD bootstrap */
+    double phase_s[SPECTRA_STEP_PHASES]; /* wall seconds of each phase of the last step */
 } spectra_spike_diag;
 spectra_status spectra_optim_spike_diag(const spectra_optim *opt, int index, spectra_spike_diag *out);
 

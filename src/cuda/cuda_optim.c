@@ -800,6 +800,8 @@ spectra_status spectra_cuda_optim_spike_diag(const spectra_cuda_optim *opt, int 
     out->rms = p->diag.rms;
     out->lr_eff = p->diag.lr_eff;
     out->bootstrapped = p->diag.bootstrapped;
+    /* The GPU step is asynchronous; its phases are not timed on the host. */
+    memset(out->phase_s, 0, sizeof out->phase_s);
     return SPECTRA_OK;
 }
 

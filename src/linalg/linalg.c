@@ -72,7 +72,10 @@ double spectra_sumsq(const float *x, size_t n) {
 }
 
 double spectra_norm2(const float *x, size_t n) {
+    /* Vectorized partial sums (a fixed order for a given build): one scalar chain ran at the
+     * add latency, 1 ms for the 61 columns of a 14336-row panel. */
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
     return sqrt(s);
 }

@@ -20,6 +20,7 @@ typedef struct spectra_step_diag {
     double rms;        /* RMS of O */
     double lr_eff;     /* η' */
     int bootstrapped;  /* 1 if this step ran the randomized-SVD bootstrap */
+    double phase_s[SPECTRA_STEP_PHASES]; /* wall seconds per phase (spectra_step_phase) */
 } spectra_step_diag;
 
 typedef struct optim_param {

@@ -373,5 +373,6 @@ spectra_status spectra_optim_spike_diag(const spectra_optim *opt, int index, spe
     out->rms = p->diag.rms;
     out->lr_eff = p->diag.lr_eff;
     out->bootstrapped = p->diag.bootstrapped;
+    memcpy(out->phase_s, p->diag.phase_s, sizeof out->phase_s);
     return SPECTRA_OK;
 }

@@ -154,6 +154,9 @@ static spectra_status bootstrap(optim_param *p, const spectra_hparams *hp, float
 static void normalize_into_cache(optim_param *p, const float *Z) {
     size_t n = p->cols, k = p->rank;
     float *V = p->buf1;
+    /* Columns are independent and each is done by one thread in a fixed order: the result
+     * does not depend on the thread count. */
+#pragma omp parallel for schedule(static) if (k * n > 65536)
     for (size_t i = 0; i < k; i++) {
         const float *zi = Z + i * n;
         float *vi = V + i * n;
@@ -238,6 +241,14 @@ static void fused_update(optim_param *p, const spectra_hparams *hp, float decay,
 static int g_fused = 0;
 void spectra_internal_set_fused(int on) { g_fused = on ? 1 : 0; }
 
+/* Adds one power-iteration round's phase times (boundaries t0..t4) to the step's diagnostics. */
+static void add_phases(optim_param *p, double t0, double t1, double t2, double t3, double t4) {
+    p->diag.phase_s[SPECTRA_PHASE_PROJECT] += t1 - t0;
+    p->diag.phase_s[SPECTRA_PHASE_QR] += t2 - t1;
+    p->diag.phase_s[SPECTRA_PHASE_BACK] += t3 - t2;
+    p->diag.phase_s[SPECTRA_PHASE_NORMALIZE] += t4 - t3;
+}
+
 /* T rounds of warm-started subspace iteration from the cached V. With `fused`, the first
  * product P = XV was already computed by the momentum pass. */
 static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, float *ws, double *dws, int fused,
@@ -247,11 +258,16 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
     float *P = ws + L.q, *Z = ws + L.z, *qrw = ws + L.qrw;
     if (panel) { /* X = M; the panel kernels take any k, no padding */
         for (int t = 0; t < hp->power_iters; t++) {
+            double t0 = omp_get_wtime();
             spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
+            double t1 = omp_get_wtime();
             spectra_status st = panel_qr(m, k, P, qrw, dws);
             if (st != SPECTRA_OK) return st;
+            double t2 = omp_get_wtime();
             spectra_panel_xtu(m, n, p->buf0, k, P, Z, ws + L.panel);
+            double t3 = omp_get_wtime();
             normalize_into_cache(p, Z);
+            add_phases(p, t0, t1, t2, t3, omp_get_wtime());
         }
         *U_out = P;
         return SPECTRA_OK;
@@ -262,6 +278,7 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
     float *Vp = ws + L.vp;
     if (kp != k) memset(Vp + k * n, 0, (kp - k) * n * sizeof(float));
     for (int t = 0; t < hp->power_iters; t++) {
+        double t0 = omp_get_wtime();
         if (!(fused && t == 0)) {
             if (kp != k) {
                 memcpy(Vp, p->buf1, k * n * sizeof(float));
@@ -270,12 +287,16 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
                 x_times(p, hp, k, p->buf1, P);
             }
         }
+        double t1 = omp_get_wtime();
         spectra_status st = panel_qr(m, k, P, qrw, dws);
         if (st != SPECTRA_OK) return st;
         /* The fused path's P has only k columns; the padded columns are zero otherwise. */
         if (kp != k && fused && t == 0) memset(P + k * m, 0, (kp - k) * m * sizeof(float));
+        double t2 = omp_get_wtime();
         xt_times(p, hp, kp, P, Z);
+        double t3 = omp_get_wtime();
         normalize_into_cache(p, Z);
+        add_phases(p, t0, t1, t2, t3, omp_get_wtime());
     }
     *U_out = P;
     return SPECTRA_OK;
@@ -304,10 +325,18 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     int fused = g_fused && !boot;
     double norm_sq;
     spectra_ws_layout L = layout(p, hp);
+    memset(p->diag.phase_s, 0, sizeof p->diag.phase_s);
+    double t_start = omp_get_wtime();
     if (fused) norm_sq = fused_momentum_project(p, hp, wsp->f + L.q, wsp->f + L.xblk);
     else norm_sq = spectra_kernel_momentum_sumsq(M, G, mu, hp->nesterov, mn);
-    if (boot) st = bootstrap(p, hp, wsp->f, wsp->i, &U);
-    else st = power_iterate(p, hp, wsp->f, wsp->d, fused, panel, &U);
+    double t_momentum = omp_get_wtime();
+    p->diag.phase_s[SPECTRA_PHASE_MOMENTUM] = t_momentum - t_start;
+    if (boot) {
+        st = bootstrap(p, hp, wsp->f, wsp->i, &U);
+        p->diag.phase_s[SPECTRA_PHASE_PROJECT] = omp_get_wtime() - t_momentum;
+    } else {
+        st = power_iterate(p, hp, wsp->f, wsp->d, fused, panel, &U);
+    }
     if (st != SPECTRA_OK) return st;
     p->cache_valid = 1;
 
@@ -328,6 +357,7 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
     p->diag.lr_eff = lr_eff;
     p->diag.bootstrapped = boot;
 
+    double t_update = omp_get_wtime();
     /* 8. W ← (1−ηλ)W − η'X plus the rank-k correction U diag(η'(s−σ)) Vᵀ. U is scratch now. */
     const float decay = (float)(1.0 - hp->lr * hp->weight_decay);
     const float a = (float)lr_eff;
@@ -347,6 +377,7 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
         spectra_kernel_decay_axpy(W, M, G, mu, hp->nesterov, decay, a, mn);
         spectra_mat_add_lowrank(m, n, W, k, 1.0f, Us, p->buf1);
     }
+    p->diag.phase_s[SPECTRA_PHASE_UPDATE] = omp_get_wtime() - t_update;
     p->step++;
     return SPECTRA_OK;
 }

@@ -7,6 +7,7 @@
 #include "test_util.h"
 
 #include <math.h>
+#include <time.h>
 #include <unistd.h>
 
 #define M1 48
@@ -355,7 +356,63 @@ static void test_reset_and_zero(void) {
     free(md);
 }
 
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The per-phase times of spectra_spike_diag are disjoint pieces of the step: each >= 0, their
+ * sum within the step's wall time measured outside (independent clock), and most of it. The
+ * bootstrap step reports its randomized SVD as the projection and no QR/back/normalize. */
+static void test_phase_times(void) {
+    const size_t m = 192, n = 320;
+    float *w = malloc(m * n * sizeof *w), *g = malloc(m * n * sizeof *g);
+    spectra_rng rng;
+    spectra_rng_seed(&rng, 17);
+    tm_gauss_float(&rng, w, m * n, 0.02);
+    spectra_optim *opt = NULL;
+    CHECK_OK(spectra_optim_create(&opt, 3));
+    spectra_hparams hp = spectra_hparams_default(SPECTRA_ALGO_SPECTRA);
+    hp.rank_ratio = 0.05f;
+    hp.power_iters = 2;
+    int gi;
+    CHECK_OK(spectra_optim_add_group(opt, &hp, &gi));
+    CHECK_OK(spectra_optim_add_param(opt, gi, "w", w, g, m, n));
+    for (int step = 0; step < 3; step++) {
+        tm_gauss_float(&rng, g, m * n, 1.0);
+        double t0 = mono_now();
+        CHECK_OK(spectra_optim_step(opt));
+        double wall = mono_now() - t0;
+        spectra_spike_diag d;
+        CHECK_OK(spectra_optim_spike_diag(opt, 0, &d));
+        double sum = 0.0;
+        int nonneg = 1;
+        for (int j = 0; j < SPECTRA_STEP_PHASES; j++) {
+            nonneg &= d.phase_s[j] >= 0.0;
+            sum += d.phase_s[j];
+        }
+        CHECK(nonneg);
+        CHECK(sum <= wall + 1e-6);
+        CHECK(sum >= 0.25 * wall);
+        CHECK(d.phase_s[SPECTRA_PHASE_MOMENTUM] > 0.0 && d.phase_s[SPECTRA_PHASE_PROJECT] > 0.0 &&
+              d.phase_s[SPECTRA_PHASE_UPDATE] > 0.0);
+        if (step == 0) {
+            CHECK(d.bootstrapped);
+            CHECK(d.phase_s[SPECTRA_PHASE_QR] == 0.0 && d.phase_s[SPECTRA_PHASE_BACK] == 0.0 &&
+                  d.phase_s[SPECTRA_PHASE_NORMALIZE] == 0.0);
+        } else {
+            CHECK(!d.bootstrapped);
+            CHECK(d.phase_s[SPECTRA_PHASE_QR] > 0.0 && d.phase_s[SPECTRA_PHASE_BACK] > 0.0);
+        }
+    }
+    spectra_optim_destroy(opt);
+    free(w);
+    free(g);
+}
+
 int main(void) {
+    test_phase_times();
     test_state_bytes();
     test_bad_input();
     test_save_load();
