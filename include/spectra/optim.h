@@ -146,11 +146,6 @@ size_t spectra_optim_state_bytes(const spectra_optim *opt);
 spectra_status spectra_optim_get_state(const spectra_optim *opt, const char *param, const char *buffer,
                                        const float **data, size_t *rows, size_t *cols);
 
-/* What the last Spectra step saw on parameter i: the k spike singular values of the
- * shaped matrix X (M, or G + μM with Nesterov), the tail's RMS singular value σ_tail, the
- * RMS of the shaped update O, the effective rate η' = c·η/(RMS+ε), and ‖X‖. `s` points
- * into the optimizer and is valid until the next step. Only for Spectra parameters that
- * have stepped at least once. */
 /* Phases of a Spectra step, for the per-phase wall times of spectra_spike_diag. With T > 1
  * the power-iteration phases are summed over the T rounds; on the bootstrap step
  * SPECTRA_PHASE_PROJECT holds the whole randomized SVD. */
@@ -164,6 +159,11 @@ typedef enum spectra_step_phase {
     SPECTRA_STEP_PHASES
 } spectra_step_phase;
 
+/* What the last Spectra step saw on parameter i: the k spike singular values of the
+ * shaped matrix X (M, or G + μM with Nesterov), the tail's RMS singular value σ_tail, the
+ * RMS of the shaped update O, the effective rate η' = c·η/(RMS+ε), ‖X‖, and the wall time
+ * of each phase of the step. `s` points into the optimizer and is valid until the next
+ * step. Only for Spectra parameters that have stepped at least once. */
 typedef struct spectra_spike_diag {
     size_t k;
     const float *s;

@@ -256,30 +256,17 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
     size_t m = p->rows, n = p->cols, k = p->rank;
     spectra_ws_layout L = layout(p, hp);
     float *P = ws + L.q, *Z = ws + L.z, *qrw = ws + L.qrw;
-    if (panel) { /* X = M; the panel kernels take any k, no padding */
-        for (int t = 0; t < hp->power_iters; t++) {
-            double t0 = omp_get_wtime();
-            spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
-            double t1 = omp_get_wtime();
-            spectra_status st = panel_qr(m, k, P, qrw, dws);
-            if (st != SPECTRA_OK) return st;
-            double t2 = omp_get_wtime();
-            spectra_panel_xtu(m, n, p->buf0, k, P, Z, ws + L.panel);
-            double t3 = omp_get_wtime();
-            normalize_into_cache(p, Z);
-            add_phases(p, t0, t1, t2, t3, omp_get_wtime());
-        }
-        *U_out = P;
-        return SPECTRA_OK;
-    }
-    /* Pad the panel for sgemm (the skinny kernels take any k): the extra columns of V are zero,
-     * so those of P and Z are exactly zero. */
-    size_t kp = spectra_use_skinny(m, n, k) ? k : spectra_sgemm_panel_width(k);
+    /* The panel kernels (X = M) take any k. For sgemm the panel is padded (the skinny
+     * kernels take any k): the extra columns of V are zero, so those of P and Z are exactly
+     * zero. */
+    size_t kp = panel || spectra_use_skinny(m, n, k) ? k : spectra_sgemm_panel_width(k);
     float *Vp = ws + L.vp;
     if (kp != k) memset(Vp + k * n, 0, (kp - k) * n * sizeof(float));
     for (int t = 0; t < hp->power_iters; t++) {
         double t0 = omp_get_wtime();
-        if (!(fused && t == 0)) {
+        if (panel) {
+            spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
+        } else if (!(fused && t == 0)) {
             if (kp != k) {
                 memcpy(Vp, p->buf1, k * n * sizeof(float));
                 x_times(p, hp, kp, Vp, P);
@@ -293,7 +280,8 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
         /* The fused path's P has only k columns; the padded columns are zero otherwise. */
         if (kp != k && fused && t == 0) memset(P + k * m, 0, (kp - k) * m * sizeof(float));
         double t2 = omp_get_wtime();
-        xt_times(p, hp, kp, P, Z);
+        if (panel) spectra_panel_xtu(m, n, p->buf0, k, P, Z, ws + L.panel);
+        else xt_times(p, hp, kp, P, Z);
         double t3 = omp_get_wtime();
         normalize_into_cache(p, Z);
         add_phases(p, t0, t1, t2, t3, omp_get_wtime());
