@@ -135,33 +135,6 @@ spectra_status spectra_qr_householder(size_t m, size_t k, float *A, float *R, fl
     return SPECTRA_OK;
 }
 
-size_t spectra_qr_cholesky2_work(size_t m, size_t k) { return m * k + k * k; }
-
-/* One round on the double panel D (m x k): G = DᵀD, G = RᵀR (Cholesky), D <- D R⁻¹. */
-static spectra_status cholqr_round(size_t m, size_t k, double *D, double *G, int round) {
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (int)k, (int)m, 1.0, D, (int)m, 0.0, G, (int)k);
-    lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', (lapack_int)k, G, (lapack_int)k);
-    if (info != 0)
-        return spectra_set_error(SPECTRA_ERR_NUMERIC,
-                                 "CholeskyQR2: Gram matrix not positive definite at column %d in round %d (rank-deficient panel)",
-                                 (int)info, round);
-    cblas_dtrsm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)m, (int)k, 1.0, G, (int)k, D, (int)m);
-    return SPECTRA_OK;
-}
-
-spectra_status spectra_qr_cholesky2(size_t m, size_t k, float *A, double *work) {
-    double *D = work, *G = work + m * k;
-    for (size_t i = 0; i < m * k; i++) D[i] = A[i];
-    spectra_status st = cholqr_round(m, k, D, G, 1);
-    if (st == SPECTRA_OK) st = cholqr_round(m, k, D, G, 2);
-    if (st != SPECTRA_OK) return st; /* A untouched */
-    for (size_t i = 0; i < m * k; i++) {
-        if (!isfinite(D[i])) return spectra_set_error(SPECTRA_ERR_NUMERIC, "CholeskyQR2: non-finite result");
-    }
-    for (size_t i = 0; i < m * k; i++) A[i] = (float)D[i];
-    return SPECTRA_OK;
-}
-
 size_t spectra_svd_thin_work(size_t m, size_t n) {
     float q = 0, dummy = 0;
     lapack_int idummy = 0;

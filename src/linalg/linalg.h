@@ -51,10 +51,13 @@ spectra_status spectra_qr_householder(size_t m, size_t k, float *A, float *R, fl
 
 /* CholeskyQR2 in double: two rounds of G = AᵀA, R = chol(G), A <- A R⁻¹ on a double copy,
  * rounded to fp32 once at the end — more accurate than fp32 Householder (orthogonality
- * ~1e-8) for condition numbers up to ~1e7, and BLAS-3 fast. Fails with SPECTRA_ERR_NUMERIC,
- * leaving A untouched, when the panel is numerically rank deficient (Cholesky breaks down).
- * `work` holds spectra_qr_cholesky2_work(m, k) doubles. */
+ * ~1e-8) for condition numbers up to ~1e7. Fails with SPECTRA_ERR_NUMERIC, leaving A
+ * untouched, when the panel is numerically rank deficient (Cholesky breaks down), and with
+ * SPECTRA_ERR_INVALID_ARG unless 0 < k <= m. `work` holds spectra_qr_cholesky2_work(m, k)
+ * doubles. The result does not depend on the thread count (linalg/cholqr.c). */
 size_t spectra_qr_cholesky2_work(size_t m, size_t k);
+/* 1 if CholeskyQR2 runs on its own AVX-512 kernels, 0 if on OpenBLAS (slower below ~8192 rows). */
+int spectra_qr_cholesky2_kernels(void);
 spectra_status spectra_qr_cholesky2(size_t m, size_t k, float *A, double *work);
 
 /* SVD workspace query for spectra_svd_thin on an m x n (m >= n) col-major matrix. */

@@ -89,12 +89,16 @@ ws_need spectra_algo_ws(const optim_param *p, const spectra_hparams *hp) {
     return w;
 }
 
-/* Thin QR of the m x k power-iteration panel. CholeskyQR2 (double Gram) is both faster and
- * more accurate than fp32 Householder on tall panels (docs/BENCHMARKS.md); Householder
- * handles the short ones and every panel CholeskyQR2 refuses (numerically rank deficient). */
-#define SPECTRA_CHOLQR_MIN_ROWS 8192
+/* Thin QR of the m x k power-iteration panel. CholeskyQR2 (double Gram) is more accurate than
+ * fp32 Householder and, on its AVX-512 kernels, 2.5-4x faster from 12 columns up (4096 x 61:
+ * 1.1 vs 2.8 ms; 14336 x 61: 3.7 vs 7.6 ms; docs/BENCHMARKS.md). Householder takes the tiny
+ * panels, the tall ones without those kernels below 8192 rows (there OpenBLAS's dsyrk/dtrmm
+ * lose), and every panel CholeskyQR2 refuses (numerically rank deficient). */
+#define SPECTRA_CHOLQR_MIN_ELEMS 8192
+#define SPECTRA_CHOLQR_BLAS_MIN_ROWS 8192
 static spectra_status panel_qr(size_t m, size_t k, float *P, float *fwork, double *dwork) {
-    if (m >= SPECTRA_CHOLQR_MIN_ROWS && spectra_qr_cholesky2(m, k, P, dwork) == SPECTRA_OK) return SPECTRA_OK;
+    int chol = spectra_qr_cholesky2_kernels() ? m * k >= SPECTRA_CHOLQR_MIN_ELEMS : m >= SPECTRA_CHOLQR_BLAS_MIN_ROWS;
+    if (chol && spectra_qr_cholesky2(m, k, P, dwork) == SPECTRA_OK) return SPECTRA_OK;
     return spectra_qr_householder(m, k, P, NULL, fwork);
 }
 

@@ -10,6 +10,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 
 static void check_q(const char *what, size_t m, size_t k, const float *A, const float *Q, double tol) {
     double orth = 0, res = 0, na = 0;
@@ -47,7 +48,7 @@ static void make_panel(spectra_rng *rng, size_t m, size_t k, double cond, float 
     for (size_t j = 0; j < k; j++)
         for (size_t r = 0; r < m; r++) {
             double v = 0;
-            for (size_t t = 0; t < k; t++) v += U[r + t * m] * pow(cond, -(double)t / (double)(k - 1)) * V[j + t * k];
+            for (size_t t = 0; t < k; t++) v += U[r + t * m] * pow(cond, k > 1 ? -(double)t / (double)(k - 1) : 0.0) * V[j + t * k];
             A[r + j * m] = (float)v;
         }
     free(U);
@@ -92,5 +93,51 @@ int main(void) {
     free(Q);
     free(work);
     free(dwork);
+
+    /* The kernels' edges: rows not a multiple of 8 or 48, columns not a multiple of 4 or 6,
+     * one column, more than 64 columns, a square panel, a panel of 14336 rows (the step's
+     * LLaMA3-8B shape; its row panels cross the Gram's L2 blocking). And the result must not
+     * depend on the thread count (each output element is owned by one thread). */
+    const size_t shapes[][2] = {{1001, 61}, {97, 1}, {300, 150}, {64, 64}, {53, 7}, {14336, 61}};
+    for (size_t sidx = 0; sidx < sizeof shapes / sizeof shapes[0]; sidx++) {
+        size_t sm = shapes[sidx][0], sk = shapes[sidx][1];
+        float *SA = malloc(sm * sk * sizeof *SA), *S1 = malloc(sm * sk * sizeof *S1), *S2 = malloc(sm * sk * sizeof *S2);
+        double *sw = malloc(spectra_qr_cholesky2_work(sm, sk) * sizeof *sw);
+        make_panel(&rng, sm, sk, 1e3, SA);
+        memcpy(S1, SA, sm * sk * sizeof *SA);
+        memcpy(S2, SA, sm * sk * sizeof *SA);
+        int nt = omp_get_max_threads();
+        omp_set_num_threads(1);
+        CHECK_OK(spectra_qr_cholesky2(sm, sk, S1, sw));
+        omp_set_num_threads(nt > 1 ? nt : 2);
+        CHECK_OK(spectra_qr_cholesky2(sm, sk, S2, sw));
+        omp_set_num_threads(nt);
+        snprintf(what, sizeof what, "CholeskyQR2 %zu x %zu, cond 1e3", sm, sk);
+        check_q(what, sm, sk, SA, S1, 2e-5);
+        CHECK_MSG(memcmp(S1, S2, sm * sk * sizeof *S1) == 0, "%s: 1 and %d threads differ", what, nt > 1 ? nt : 2);
+        free(SA);
+        free(S1);
+        free(S2);
+        free(sw);
+    }
+    /* A NaN in the panel: refused, panel untouched. */
+    {
+        float *NA = malloc(300 * 20 * sizeof *NA), *NB = malloc(300 * 20 * sizeof *NB);
+        double *nw = malloc(spectra_qr_cholesky2_work(300, 20) * sizeof *nw);
+        make_panel(&rng, 300, 20, 10.0, NA);
+        NA[123] = NAN;
+        memcpy(NB, NA, 300 * 20 * sizeof *NA);
+        CHECK(spectra_qr_cholesky2(300, 20, NB, nw) == SPECTRA_ERR_NUMERIC);
+        CHECK(memcmp(NA, NB, 300 * 20 * sizeof *NA) == 0);
+        free(NA);
+        free(NB);
+        free(nw);
+    }
+    /* Shapes it must refuse without touching the panel. */
+    float one[4] = {1, 2, 3, 4};
+    double dw[64];
+    CHECK(spectra_qr_cholesky2(2, 3, one, dw) == SPECTRA_ERR_INVALID_ARG);
+    CHECK(spectra_qr_cholesky2(2, 0, one, dw) == SPECTRA_ERR_INVALID_ARG);
+    CHECK(one[0] == 1 && one[3] == 4);
     return test_finish("test_qr");
 }
