@@ -34,10 +34,7 @@ int spectra_panel_available(void) { return 1; }
 #define XT_IB 128   /* rows of X per block of Z = XᵀU: a 128 x 64 slice of U is 32 KiB */
 #endif
 #ifndef XT_AHEAD
-#define XT_AHEAD 2 /* strips ahead the copy prefetches */
-#endif
-#ifndef XT_HINT
-#define XT_HINT _MM_HINT_T0
+#define XT_AHEAD 1 /* strips ahead the tiles prefetch for the next copy */
 #endif
 #ifndef XT_SJ
 #define XT_SJ 1536  /* columns of X per super-strip of Z = XᵀU: 384 KiB of staged Z (L2) */
@@ -53,9 +50,6 @@ int spectra_panel_available(void) { return 1; }
 #endif
 #ifndef PACK_PF
 #define PACK_PF 64
-#endif
-#ifndef XV_PF
-#define XV_PF 1
 #endif
 #ifndef XV_RB
 #define XV_RB 48    /* rows of X per block */
@@ -144,7 +138,13 @@ static inline __mmask16 tail_mask(size_t left) { return left >= 16 ? (__mmask16)
 /* c[r][v] += sum_{p < kc} a(r, p) * b[p * bs + 16v ..], the last vector loaded under `last`
  * (zero lanes past the panel's width). a(r, p) = x[r * xs + p] (XT = 0: rows of X, P = XV
  * and the update) or x[p * xs + r] (XT = 1: packed columns of X, Z = XᵀU). The row pointers
- * are locals (through an array GCC reloaded them every iteration). */
+ * are locals (through an array GCC reloaded them every iteration).
+ *
+ * Prefetches: the cache lines the next tile (or copy) will read, pf[0..npf), are issued one
+ * per 2^sh reduction steps, spread over the tile. Issued all at once at the start of a tile
+ * (as before), the 48 lines of the update's next W/M tile exhaust the core's outstanding-miss
+ * slots, the prefetches stall the pipeline, and the tile's FMAs no longer overlap the memory
+ * traffic: the update took 27-30 ms at 4096 x 14336 instead of 23-25 (docs/BENCHMARKS.md). */
 #define TILE_ACC(XT, x, xs, b, bs, last, kc)                                                          \
     do {                                                                                              \
         const size_t rs_ = (XT) ? 1 : (xs), ps_ = (XT) ? (xs) : 1;                                    \
@@ -152,6 +152,7 @@ static inline __mmask16 tail_mask(size_t left) { return left >= 16 ? (__mmask16)
         const float *x3_ = (x) + (R > 3 ? 3 * rs_ : 0), *x4_ = (x) + (R > 4 ? 4 * rs_ : 0);           \
         const float *x5_ = (x) + (R > 5 ? 5 * rs_ : 0);                                               \
         for (size_t p_ = 0; p_ < (kc); p_++) {                                                        \
+            if ((p_ >> sh) < npf && !(p_ & ((1u << sh) - 1u))) _mm_prefetch(pf[p_ >> sh], _MM_HINT_T0); \
             const float *br_ = (b) + p_ * (bs);                                                       \
             __m512 b0_ = _mm512_setzero_ps(), b1_ = b0_, b2_ = b0_, b3_ = b0_;                        \
             if (NV == 1) b0_ = _mm512_maskz_loadu_ps((last), br_);                                    \
@@ -176,7 +177,8 @@ static inline __mmask16 tail_mask(size_t left) { return left >= 16 ? (__mmask16)
 
 /* A staged tile (row-major, ld PW) of P = XV or Z = XᵀU: accumulate a chunk into it. */
 static inline __attribute__((always_inline)) void staged_tile(int R, int NV, int XT, const float *x, size_t xs,
-                                                              const float *b, size_t kc, float *out, int first) {
+                                                              const float *b, size_t kc, float *out, int first,
+                                                              const char *const *pf, size_t npf, unsigned sh) {
     FOR_ACC(ACC_DECL)
 #define ACC_LOAD(r, v) if (ACC_USED(r, v) && !first) c##r##v = _mm512_loadu_ps(out + (r) * PW + 16 * (v));
     FOR_ACC(ACC_LOAD)
@@ -199,9 +201,9 @@ static inline __attribute__((always_inline)) void staged_tile(int R, int NV, int
     case RR * 8 + VV: CALL(RR, VV); break;
 
 static void staged_tile_any(int R, int NV, int XT, const float *x, size_t xs, const float *b, size_t kc, float *out,
-                            int first) {
-#define CALL_XV(RR, VV) staged_tile(RR, VV, 0, x, xs, b, kc, out, first)
-#define CALL_XT(RR, VV) staged_tile(RR, VV, 1, x, xs, b, kc, out, first)
+                            int first, const char *const *pf, size_t npf, unsigned sh) {
+#define CALL_XV(RR, VV) staged_tile(RR, VV, 0, x, xs, b, kc, out, first, pf, npf, sh)
+#define CALL_XT(RR, VV) staged_tile(RR, VV, 1, x, xs, b, kc, out, first, pf, npf, sh)
     if (XT) {
         DISPATCH_RV(R, NV, CALL_XT)
     } else {
@@ -217,24 +219,30 @@ size_t spectra_panel_work(size_t m, size_t n, size_t k) {
     return 2 * big * PW + 16; /* packed panel + row-major staging of the output, + alignment */
 }
 
-/* Prefetches `bytes` from each of `rows` rows of a row-major matrix (ld floats): the loops
- * below visit each row in short segments, interleaved with dozens of other rows, more streams
- * than the hardware prefetchers follow. */
-static inline void prefetch_rows(const float *a, size_t ld, size_t rows, size_t bytes) {
+/* Appends to pf[*n] the cache lines of `bytes` from each of `rows` rows of a row-major matrix
+ * (ld floats), for a tile to prefetch: the loops below visit each row in short segments,
+ * interleaved with dozens of other rows, more streams than the hardware prefetchers follow. */
+static inline void add_lines(const char **pf, size_t *n, const float *a, size_t ld, size_t rows, size_t bytes) {
     for (size_t r = 0; r < rows; r++)
-        for (size_t o = 0; o < bytes; o += 64) _mm_prefetch((const char *)(a + r * ld) + o, _MM_HINT_T0);
+        for (size_t o = 0; o < bytes; o += 64) pf[(*n)++] = (const char *)(a + r * ld) + o;
+}
+
+/* A tile of `steps` reduction steps issues one prefetch per 2^sh steps; lines beyond that are
+ * prefetched now. Returns how many the tile issues. */
+static inline size_t fit_lines(const char *const *pf, size_t n, size_t steps, unsigned sh) {
+    size_t cap = (steps + (1u << sh) - 1) >> sh;
+    for (size_t q = cap; q < n; q++) _mm_prefetch(pf[q], _MM_HINT_T0);
+    return n < cap ? n : cap;
 }
 
 
-/* Copies rows x w floats (w <= XT_JW) of a row-major matrix (ld floats) into dst (ld XT_JW),
- * prefetching the same rows `ahead` floats further on (the next strip; 0: none): without it
- * the copies wait on memory (XᵀU at 4096 x 14336: 36 ms instead of 27). */
-static inline void copy_block(const float *a, size_t ld, size_t rows, size_t w, float *dst, size_t ahead) {
+/* Copies rows x w floats (w <= XT_JW) of a row-major matrix (ld floats) into dst (ld XT_JW).
+ * Its source lines were prefetched by the previous strip's tiles: without that the copies
+ * wait on memory (XᵀU at 4096 x 14336: 36 ms instead of 27). */
+static inline void copy_block(const float *a, size_t ld, size_t rows, size_t w, float *dst) {
     for (size_t r = 0; r < rows; r++) {
         const float *ar = a + r * ld;
         float *d = dst + r * XT_JW;
-        if (ahead)
-            for (size_t o = 0; o < XT_JW; o += 16) _mm_prefetch((const char *)(ar + ahead + o), XT_HINT);
         for (size_t o = 0; o < w; o += 16) {
             __mmask16 mk = tail_mask(w - o);
             _mm512_storeu_ps(d + o, _mm512_maskz_loadu_ps(mk, ar + o));
@@ -273,9 +281,12 @@ void spectra_panel_xv(size_t m, size_t n, const float *X, size_t k, const float 
                 for (size_t p0 = 0; p0 < n; p0 += XV_KC) {
                     size_t kc = min_sz(XV_KC, n - p0);
                     for (size_t i = i0; i < i1; i += MR) {
-                        if (XV_PF && i + MR < i1) prefetch_rows(X + (i + MR) * n + p0, n, min_sz(MR, i1 - i - MR), kc * sizeof(float));
+                        const char *pf[MR * XV_KC * sizeof(float) / 64]; /* the next row group's lines */
+                        size_t npf = 0;
+                        if (i + MR < i1) add_lines(pf, &npf, X + (i + MR) * n + p0, n, min_sz(MR, i1 - i - MR), kc * sizeof(float));
+                        npf = fit_lines(pf, npf, kc, 0);
                         staged_tile_any((int)min_sz(MR, i1 - i), NV, 0, X + i * n + p0, n, vp + p0 * PW, kc,
-                                        pr + i * PW, p0 == 0);
+                                        pr + i * PW, p0 == 0, pf, npf, 0);
                     }
                 }
                 unpack_rows(pr, w, P, m, c0, i0, i1); /* rows done: into the col-major P */
@@ -311,10 +322,21 @@ void spectra_panel_xtu(size_t m, size_t n, const float *X, size_t k, const float
                     size_t ib = min_sz(XT_IB, m - i0);
                     for (size_t j0 = s0; j0 < s1; j0 += XT_JW) {
                         size_t jw = min_sz(XT_JW, s1 - j0);
-                        copy_block(X + i0 * n + j0, n, ib, jw, xpk, j0 + XT_AHEAD * XT_JW < s1 ? XT_AHEAD * XT_JW : 0);
-                        for (size_t jt = 0; jt < jw; jt += MR)
+                        copy_block(X + i0 * n + j0, n, ib, jw, xpk);
+                        /* The tiles share out the rows of the strip XT_AHEAD strips on, and
+                         * each prefetches its share one line per two reduction steps. */
+                        size_t ahead = j0 + XT_AHEAD * XT_JW < s1 ? j0 + XT_AHEAD * XT_JW : 0;
+                        size_t ntl = (jw + MR - 1) / MR, rpt = (ib + ntl - 1) / ntl;
+                        for (size_t jt = 0, tl = 0; jt < jw; jt += MR, tl++) {
+                            const char *pf[XT_IB * XT_JW * sizeof(float) / 64];
+                            size_t npf = 0, r0 = min_sz(ib, tl * rpt);
+                            if (ahead)
+                                add_lines(pf, &npf, X + (i0 + r0) * n + ahead, n, min_sz(ib, r0 + rpt) - r0,
+                                          min_sz(XT_JW, s1 - ahead) * sizeof(float));
+                            npf = fit_lines(pf, npf, ib, 1);
                             staged_tile_any((int)min_sz(MR, jw - jt), NV, 1, xpk + jt, XT_JW, up + i0 * PW, ib,
-                                            zr + (j0 + jt) * PW, i0 == 0);
+                                            zr + (j0 + jt) * PW, i0 == 0, pf, npf, 1);
+                        }
                     }
                 }
             }
@@ -327,7 +349,9 @@ void spectra_panel_xtu(size_t m, size_t n, const float *X, size_t k, const float
  * vectors (last one masked). */
 static inline __attribute__((always_inline)) void update_tile(int R, int NV, float *W, const float *M, size_t n,
                                                               const float *us, size_t ku, const float *vc, size_t k,
-                                                              __mmask16 last, __m512 decay, __m512 na) {
+                                                              __mmask16 last, __m512 decay, __m512 na,
+                                                              const char *const *pf, size_t npf) {
+    const unsigned sh = 0;
     FOR_ACC(ACC_DECL)
     TILE_ACC(0, us, ku, vc, PW, last, k);
 #define ACC_UPDATE(r, v)                                                                              \
@@ -343,8 +367,9 @@ static inline __attribute__((always_inline)) void update_tile(int R, int NV, flo
 }
 
 static void update_tile_any(int R, int NV, float *W, const float *M, size_t n, const float *us, size_t ku,
-                            const float *vc, size_t k, __mmask16 last, __m512 decay, __m512 na) {
-#define CALL_UP(RR, VV) update_tile(RR, VV, W, M, n, us, ku, vc, k, last, decay, na)
+                            const float *vc, size_t k, __mmask16 last, __m512 decay, __m512 na,
+                            const char *const *pf, size_t npf) {
+#define CALL_UP(RR, VV) update_tile(RR, VV, W, M, n, us, ku, vc, k, last, decay, na, pf, npf)
     DISPATCH_RV(R, NV, CALL_UP)
 #undef CALL_UP
 }
@@ -395,15 +420,18 @@ void spectra_panel_update(size_t m, size_t n, float *W, const float *M, float de
                          * first (measured faster than the next row group's same tile). */
                         size_t jn = j + PW, in = i;
                         if (jn >= j1) jn = j0, in = i + MR;
+                        const char *pf[2 * MR * PW * sizeof(float) / 64];
+                        size_t npf = 0;
                         if (in < i1) {
                             size_t rn = min_sz(MR, i1 - in), wn = min_sz(PW, j1 - jn);
-                            prefetch_rows(W + in * n + jn, n, rn, wn * sizeof(float));
-                            prefetch_rows(M + in * n + jn, n, rn, wn * sizeof(float));
+                            add_lines(pf, &npf, W + in * n + jn, n, rn, wn * sizeof(float));
+                            add_lines(pf, &npf, M + in * n + jn, n, rn, wn * sizeof(float));
                         }
+                        npf = fit_lines(pf, npf, k, 0);
                         int NV = (int)((wv + 15) / 16);
                         update_tile_any(R, NV, W + i * n + j, M + i * n + j, n, us + i * ku, ku,
                                         vc + (j / PW) * k * PW, k,
-                                        tail_mask(wv - 16 * (size_t)(NV - 1)), dv, na);
+                                        tail_mask(wv - 16 * (size_t)(NV - 1)), dv, na, pf, npf);
                     }
                 }
             }
