@@ -54,7 +54,9 @@ spectra_status spectra_qr_householder(size_t m, size_t k, float *A, float *R, fl
  * ~1e-8) for condition numbers up to ~1e7. Fails with SPECTRA_ERR_NUMERIC, leaving A
  * untouched, when the panel is numerically rank deficient (Cholesky breaks down), and with
  * SPECTRA_ERR_INVALID_ARG unless 0 < k <= m. `work` holds spectra_qr_cholesky2_work(m, k)
- * doubles. The result does not depend on the thread count (linalg/cholqr.c). */
+ * doubles. On the AVX-512 kernels the result does not depend on the thread count
+ * (linalg/cholqr.c); on the OpenBLAS path it depends on OpenBLAS's partitioning, which
+ * changes with its thread count (seen at 64 x 64: last-bit differences). */
 size_t spectra_qr_cholesky2_work(size_t m, size_t k);
 /* 1 if CholeskyQR2 runs on its own AVX-512 kernels, 0 if on OpenBLAS (slower below ~8192 rows). */
 int spectra_qr_cholesky2_kernels(void);

@@ -114,7 +114,13 @@ int main(void) {
         omp_set_num_threads(nt);
         snprintf(what, sizeof what, "CholeskyQR2 %zu x %zu, cond 1e3", sm, sk);
         check_q(what, sm, sk, SA, S1, 2e-5);
-        CHECK_MSG(memcmp(S1, S2, sm * sk * sizeof *S1) == 0, "%s: 1 and %d threads differ", what, nt > 1 ? nt : 2);
+        if (spectra_qr_cholesky2_kernels()) {
+            CHECK_MSG(memcmp(S1, S2, sm * sk * sizeof *S1) == 0, "%s: 1 and %d threads differ", what, nt > 1 ? nt : 2);
+        } else { /* OpenBLAS partitions its work by thread count: equal to rounding only */
+            float dmax = 0;
+            for (size_t i = 0; i < sm * sk; i++) dmax = fmaxf(dmax, fabsf(S1[i] - S2[i]));
+            CHECK_MSG(dmax <= 1e-6f, "%s: 1 and %d threads differ by %g", what, nt > 1 ? nt : 2, (double)dmax);
+        }
         free(SA);
         free(S1);
         free(S2);
