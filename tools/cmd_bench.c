@@ -251,7 +251,7 @@ static int bench_optim(int argc, char **argv) {
         }
     }
     const char *coretype_env = getenv("OPENBLAS_CORETYPE");
-    if (coretype_env && !o.json)
+    if (coretype_env && !getenv("SPECTRA_BLAS_CORE_FIXED") && !o.json)
         fprintf(stderr, "warning: OPENBLAS_CORETYPE=%s forces OpenBLAS kernels; unset it to measure this CPU's own\n", coretype_env);
     int threads = omp_get_max_threads();
     if (!o.json) fprintf(stderr, "measuring STREAM triad and sgemm peak...\n");
@@ -259,12 +259,12 @@ static int bench_optim(int argc, char **argv) {
     double peak = bench_sgemm_rate(4096, 4096, 4096, 3);
     if (o.json) {
         printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
-               "\"openblas_coretype_env\": \"%s\", \"stream_triad_gbs\": %.2f, \"sgemm_4096_gflops\": %.1f, \"results\": [",
+               "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.2f, \"sgemm_4096_gflops\": %.1f, \"results\": [",
                bench_cpu_model(), threads, bench_openblas_core(), bench_openblas_config(), coretype_env ? coretype_env : "",
-               triad, peak);
+               getenv("SPECTRA_BLAS_CORE_FIXED") ? getenv("SPECTRA_BLAS_CORE_FIXED") : bench_openblas_core(), triad, peak);
     } else {
         printf("CPU %s, %d threads; OpenBLAS core %s (%s)%s\n", bench_cpu_model(), threads, bench_openblas_core(),
-               bench_openblas_config(), coretype_env ? " [OPENBLAS_CORETYPE set]" : "");
+               bench_openblas_config(), cli_blas_core_note());
         printf("STREAM triad %.1f GB/s; sgemm 4096^3 %.0f GFLOP/s; %d timed steps after %d warm-up%s\n", triad, peak,
                o.repeats, o.warmup, o.check_finite ? "; with NaN/Inf scan" : "");
     }
@@ -404,10 +404,9 @@ static int bench_train(int argc, char **argv) {
         fprintf(stderr, "spectra bench train: %s\n", spectra_last_error());
         return 1;
     }
-    const char *coretype_env = getenv("OPENBLAS_CORETYPE");
     printf("bench train: preset %s (%.1fM parameters), B %d, T %d, %d threads, OpenBLAS core %s%s\n", preset,
            (double)spectra_model_config_num_params(&cfg.model) / 1e6, B, T, omp_get_max_threads(), bench_openblas_core(),
-           coretype_env ? " [OPENBLAS_CORETYPE set: unset it]" : "");
+           cli_blas_core_note());
     printf("%-10s %10s %10s %10s %10s %10s %9s %9s %8s\n", "optimizer", "step ms", "tokens/s", "fwd ms", "bwd ms", "optim ms",
            "fwd %", "bwd %", "optim %");
     char buf[256];

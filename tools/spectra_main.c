@@ -34,7 +34,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            cli_fix_blas_core(argv);
+            return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "spectra: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,0 +1,67 @@
+/* OpenBLAS's choice of kernels, corrected where it took a modern CPU for an old one.
+ *
+ * OpenBLAS picks its kernels once, when the library loads (DYNAMIC_ARCH). Debian 12's
+ * 0.3.21 does not know Intel cores newer than Cooper Lake: on an Emerald Rapids machine
+ * (family 6, model 207) it falls back to its SSE3 "Prescott" kernels and sgemm at 4096^3
+ * runs at 56-60 GFLOP/s on two cores, against 307 with its own SkylakeX (AVX-512) kernels
+ * (`spectra bench optim`, same machine, same minute). Every BLAS call of the trainer, Muon,
+ * Dion and the analysis pays that. OpenBLAS reads OPENBLAS_CORETYPE only at load time, so
+ * the fix from inside the process is to set it and exec ourselves once more. A user's own
+ * OPENBLAS_CORETYPE is always respected, and SPECTRA_KEEP_BLAS_CORE=1 turns this off. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *openblas_get_corename(void);
+
+/* The legacy cores OpenBLAS falls back to for a CPU it does not recognize. */
+static int is_fallback_core(const char *core) {
+    static const char *const legacy[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+                                         "Katmai",   "Coppermine", "Northwood", "Banias", "Barcelona"};
+    if (!core) return 0;
+    for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++)
+        if (!strcasecmp(core, legacy[i])) return 1;
+    return 0;
+}
+
+const char *cli_blas_core_choice(const char *detected) {
+    if (!is_fallback_core(detected)) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+void cli_fix_blas_core(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("SPECTRA_KEEP_BLAS_CORE")) return;
+    const char *detected = openblas_get_corename();
+    const char *choice = cli_blas_core_choice(detected);
+    if (!choice) return;
+    fprintf(stderr,
+            "spectra: OpenBLAS took this CPU for a %s (its SSE kernels, several times slower); "
+            "restarting with OPENBLAS_CORETYPE=%s (SPECTRA_KEEP_BLAS_CORE=1 keeps %s)\n",
+            detected, choice, detected);
+    fflush(NULL);
+    if (setenv("OPENBLAS_CORETYPE", choice, 1) || setenv("SPECTRA_BLAS_CORE_FIXED", detected, 1)) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on with the slow kernels rather than fail the command */
+    int err = errno;
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("SPECTRA_BLAS_CORE_FIXED");
+    fprintf(stderr, "spectra: could not restart (%s); continuing with OpenBLAS's %s kernels\n", strerror(err), detected);
+}
+
+const char *cli_blas_core_note(void) {
+    static char note[160];
+    const char *was = getenv("SPECTRA_BLAS_CORE_FIXED"), *env = getenv("OPENBLAS_CORETYPE");
+    if (!env) return "";
+    if (was) snprintf(note, sizeof note, " [OPENBLAS_CORETYPE=%s set by spectra: OpenBLAS detected %s]", env, was);
+    else snprintf(note, sizeof note, " [OPENBLAS_CORETYPE=%s set by the environment]", env);
+    return note;
+}
