@@ -1,4 +1,5 @@
 /* The `spectra` command: a thin dispatcher over subcommands, each in its own file. */
+#include "bench_util.h"
 #include "cli.h"
 
 #include <stdio.h>
@@ -21,7 +22,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: spectra <command> [options]   (spectra <command> --help for details)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-12s %s\n", "version", "print the library version");
+    fprintf(out, "  %-12s %s\n", "version", "print the library version and the BLAS kernels in use");
 }
 
 int main(int argc, char **argv) {
@@ -30,7 +31,9 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        cli_fix_blas_core(argv);
         printf("spectra %s\n", spectra_version());
+        printf("OpenBLAS core %s (%s)%s\n", bench_openblas_core(), bench_openblas_config(), cli_blas_core_note());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The `spectra` command never runs OpenBLAS's legacy SSE kernels on a CPU with AVX2 or AVX-512
+# unless asked to (tools/blas_core.c): the oracle for what the CPU can do is /proc/cpuinfo,
+# and for what OpenBLAS picks on its own, the command run with SPECTRA_KEEP_BLAS_CORE=1.
+# A user's OPENBLAS_CORETYPE is kept as given.
+. "$(dirname "$0")/../lib.sh"
+
+core_of() { sed -n 's/^OpenBLAS core \([A-Za-z0-9]*\) .*/\1/p' <<<"$1"; }
+legacy='^(Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|Katmai|Coppermine|Northwood|Banias|Barcelona)$'
+
+out=$(env -u OPENBLAS_CORETYPE "$SPECTRA" version 2>&1); rc=$?
+check "version runs" '[ $rc -eq 0 ] && grep -q "^spectra " <<<"$out"'
+core=$(core_of "$out")
+check "version names the OpenBLAS core ($core)" '[ -n "$core" ]'
+flags=$(grep -m1 "^flags" /proc/cpuinfo)
+if grep -qw avx512f <<<"$flags" && grep -qw avx512bw <<<"$flags" && grep -qw avx512dq <<<"$flags" && grep -qw avx512vl <<<"$flags"; then
+  check "AVX-512 CPU: not a legacy SSE core ($core)" '! grep -Eq "$legacy" <<<"$core"'
+elif grep -qw avx2 <<<"$flags" && grep -qw fma <<<"$flags"; then
+  check "AVX2 CPU: not a legacy SSE core ($core)" '! grep -Eq "$legacy" <<<"$core"'
+fi
+
+kept=$(env -u OPENBLAS_CORETYPE SPECTRA_KEEP_BLAS_CORE=1 "$SPECTRA" version 2>&1)
+detected=$(core_of "$kept")
+check "SPECTRA_KEEP_BLAS_CORE=1 keeps OpenBLAS's own choice ($detected) and says nothing" \
+  '[ -n "$detected" ] && ! grep -q "restarting" <<<"$kept" && ! grep -q "set by spectra" <<<"$kept"'
+if grep -Eq "$legacy" <<<"$detected"; then
+  check "a legacy fallback ($detected) is announced and replaced" \
+    'grep -q "restarting with OPENBLAS_CORETYPE=$core" <<<"$out" && grep -q "set by spectra: OpenBLAS detected $detected" <<<"$out"'
+else
+  check "a recognized core ($detected) is left alone" '[ "$core" = "$detected" ] && ! grep -q "restarting" <<<"$out"'
+fi
+
+user=$(OPENBLAS_CORETYPE=Haswell "$SPECTRA" version 2>&1)
+check "the user's OPENBLAS_CORETYPE is kept" '[ "$(core_of "$user")" = Haswell ] && grep -q "set by the environment" <<<"$user"'
+finish test_blas_core
