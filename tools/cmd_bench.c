@@ -54,6 +54,8 @@ static void usage(FILE *f) {
             "                    default full-matrix passes (SPECTRA_BLOCK_ROWS sets the block height)\n"
             "  --no-skinny       sgemm instead of the AVX-512 skinny kernels (k <= 12; A/B)\n"
             "  --no-panel        sgemm instead of the AVX-512 panel kernels (wider panels; A/B)\n"
+            "  --separate-momentum  on the panel path, the momentum pass apart from the first P = MV\n"
+            "                    (default: fused; the momentum phase then includes that product; A/B)\n"
             "  --json            one JSON document on stdout instead of tables\n"
             "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
@@ -225,6 +227,7 @@ static int bench_optim(int argc, char **argv) {
         else if (!strcmp(a, "--fused")) spectra_internal_set_fused(1);
         else if (!strcmp(a, "--no-skinny")) spectra_internal_set_skinny(0);
         else if (!strcmp(a, "--no-panel")) spectra_internal_set_panel(0);
+        else if (!strcmp(a, "--separate-momentum")) spectra_internal_set_panel_momentum(0);
         else if (!strcmp(a, "--device") && v) i++; /* cpu */
         else if (!strcmp(a, "--shapes") && v) {
             if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }

@@ -12,6 +12,9 @@ int spectra_panel_available(void);
 size_t spectra_panel_work(size_t m, size_t n, size_t k);
 /* P = X V. */
 void spectra_panel_xv(size_t m, size_t n, const float *X, size_t k, const float *V, float *P, float *work);
+/* M <- mu M + G fused with P = M V (the new M), one pass over G and M; returns ‖M‖² (new M). */
+double spectra_panel_momentum_xv(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V,
+                                 float *P, float *work);
 /* Z = Xᵀ U. */
 void spectra_panel_xtu(size_t m, size_t n, const float *X, size_t k, const float *U, float *Z, float *work);
 /* Floats of `work` for spectra_panel_update. */

@@ -90,6 +90,9 @@ spectra_status sgd_algo_step(optim_param *p, const spectra_hparams *hp);
 
 /* Tests: 0 selects the straightforward (unfused) Spectra passes, 1 (default) the fused ones. */
 void spectra_internal_set_fused(int on);
+/* Tests, A/B bench: 1 (default) fuses the momentum pass with the first P = MV on the panel
+ * path, 0 keeps it separate. */
+void spectra_internal_set_panel_momentum(int on);
 
 /* Dion's Q is initialized from the parameter's RNG at registration and on reset. */
 void dion_algo_init_q(optim_param *p);

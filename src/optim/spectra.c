@@ -245,6 +245,14 @@ static void fused_update(optim_param *p, const spectra_hparams *hp, float decay,
 static int g_fused = 0;
 void spectra_internal_set_fused(int on) { g_fused = on ? 1 : 0; }
 
+/* On the panel path the momentum pass is fused with the first P = MV
+ * (spectra_panel_momentum_xv): each tile of the product updates the next piece of M and
+ * prefetches the piece after, so the G/M stream overlaps the FMAs. Measured at 4096 x 14336
+ * on an Emerald Rapids VM: 42-51 ms against 52-65 for the separate momentum pass and P = MV
+ * (docs/BENCHMARKS.md). 0 keeps them separate (tests, A/B bench). */
+static int g_panel_momentum = 1;
+void spectra_internal_set_panel_momentum(int on) { g_panel_momentum = on ? 1 : 0; }
+
 /* Adds one power-iteration round's phase times (boundaries t0..t4) to the step's diagnostics. */
 static void add_phases(optim_param *p, double t0, double t1, double t2, double t3, double t4) {
     p->diag.phase_s[SPECTRA_PHASE_PROJECT] += t1 - t0;
@@ -269,7 +277,7 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
     for (int t = 0; t < hp->power_iters; t++) {
         double t0 = omp_get_wtime();
         if (panel) {
-            spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
+            if (!(fused && t == 0)) spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
         } else if (!(fused && t == 0)) {
             if (kp != k) {
                 memcpy(Vp, p->buf1, k * n * sizeof(float));
@@ -312,14 +320,18 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
      * fusing it with P = MV measured slower (the stores of M and the panel loads compete). */
     int skinny = !g_fused && !boot && !hp->nesterov && spectra_use_skinny(m, n, k);
     /* Panel path (wider panels, X = M, AVX-512): the products and the fused update run on the
-     * panel kernels (linalg/panel.c), which stream M unpacked at close to the FMA rate. */
+     * panel kernels (linalg/panel.c), which stream M unpacked at close to the FMA rate; the
+     * momentum pass is fused with the first P = MV unless turned off for A/B runs. */
     int panel = !g_fused && !boot && !hp->nesterov && !skinny && spectra_use_panel(m, n, k);
     int fused = g_fused && !boot;
     double norm_sq;
     spectra_ws_layout L = layout(p, hp);
     memset(p->diag.phase_s, 0, sizeof p->diag.phase_s);
     double t_start = omp_get_wtime();
+    int panel_momentum = panel && g_panel_momentum;
     if (fused) norm_sq = fused_momentum_project(p, hp, wsp->f + L.q, wsp->f + L.xblk);
+    else if (panel_momentum)
+        norm_sq = spectra_panel_momentum_xv(m, n, M, G, mu, k, p->buf1, wsp->f + L.q, wsp->f + L.panel);
     else norm_sq = spectra_kernel_momentum_sumsq(M, G, mu, hp->nesterov, mn);
     double t_momentum = omp_get_wtime();
     p->diag.phase_s[SPECTRA_PHASE_MOMENTUM] = t_momentum - t_start;
@@ -327,7 +339,7 @@ spectra_status spectra_algo_step(optim_param *p, const spectra_hparams *hp, opti
         st = bootstrap(p, hp, wsp->f, wsp->i, &U);
         p->diag.phase_s[SPECTRA_PHASE_PROJECT] = omp_get_wtime() - t_momentum;
     } else {
-        st = power_iterate(p, hp, wsp->f, wsp->d, fused, panel, &U);
+        st = power_iterate(p, hp, wsp->f, wsp->d, fused || panel_momentum, panel, &U);
     }
     if (st != SPECTRA_OK) return st;
     p->cache_valid = 1;

@@ -187,14 +187,17 @@ int main(void) {
     setenv("SPECTRA_BLOCK_ROWS", "16", 1);
     /* Mode 0: the default (skinny AVX-512 kernels for k <= 12, panel kernels above, the update
      * fused with the rank-k correction, where available); 1: the same passes through sgemm;
-     * 2: the fused row-block passes; 3: the panel kernels at every k. */
+     * 2: the fused row-block passes; 3: the panel kernels at every k (the momentum pass fused
+     * with the first P = MV); 4: the same with the momentum pass separate. */
     static const char *const mode_name[] = {"default (skinny / panel kernels where available)", "straightforward, sgemm",
-                                            "fused row-block", "panel kernels at every k"};
-    for (int mode = 0; mode <= 3; mode++) {
+                                            "fused row-block", "panel kernels at every k, momentum fused with P = MV",
+                                            "panel kernels at every k, momentum pass separate"};
+    for (int mode = 0; mode <= 4; mode++) {
         printf("%s passes:\n", mode_name[mode]);
         spectra_internal_set_skinny(mode == 0);
-        spectra_internal_set_panel(mode == 0 || mode == 3);
+        spectra_internal_set_panel(mode == 0 || mode >= 3);
         spectra_internal_set_fused(mode == 2);
+        spectra_internal_set_panel_momentum(mode != 4);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 77 + i);
     }
     return test_finish("test_spectra_step");
