@@ -295,6 +295,9 @@ void spectra_panel_xv(size_t m, size_t n, const float *X, size_t k, const float 
     }
 }
 
+/* The upper 8 floats of a (AVX-512F only; the ps form needs DQ). */
+static inline __m256 hi8(__m512 a) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)); }
+
 /* M[lo, hi) <- mu M + G, returning the sum of the new M's squares into four double lanes
  * (independent accumulators: one chain of double adds would bound the pass by add latency). */
 static inline void momentum_piece(float *restrict M, const float *restrict G, float mu, size_t lo, size_t hi,
@@ -306,8 +309,8 @@ static inline void momentum_piece(float *restrict M, const float *restrict G, fl
         __m512 b = _mm512_fmadd_ps(vmu, _mm512_loadu_ps(M + i + 16), _mm512_loadu_ps(G + i + 16));
         _mm512_storeu_ps(M + i, a);
         _mm512_storeu_ps(M + i + 16, b);
-        __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1));
-        __m512d b0 = _mm512_cvtps_pd(_mm512_castps512_ps256(b)), b1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1));
+        __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), a1 = _mm512_cvtps_pd(hi8(a));
+        __m512d b0 = _mm512_cvtps_pd(_mm512_castps512_ps256(b)), b1 = _mm512_cvtps_pd(hi8(b));
         acc[0] = _mm512_fmadd_pd(a0, a0, acc[0]);
         acc[1] = _mm512_fmadd_pd(a1, a1, acc[1]);
         acc[2] = _mm512_fmadd_pd(b0, b0, acc[2]);
@@ -317,7 +320,7 @@ static inline void momentum_piece(float *restrict M, const float *restrict G, fl
         __mmask16 mk = tail_mask(hi - i);
         __m512 a = _mm512_fmadd_ps(vmu, _mm512_maskz_loadu_ps(mk, M + i), _mm512_maskz_loadu_ps(mk, G + i));
         _mm512_mask_storeu_ps(M + i, mk, a);
-        __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), a1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1));
+        __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), a1 = _mm512_cvtps_pd(hi8(a));
         acc[0] = _mm512_fmadd_pd(a0, a0, acc[0]);
         acc[1] = _mm512_fmadd_pd(a1, a1, acc[1]);
     }
