@@ -262,39 +262,6 @@ static void thread_range(size_t total, size_t b, int t, int T, size_t *lo, size_
     *hi = min_sz(total, nb * (size_t)(t + 1) / (size_t)T * b);
 }
 
-void spectra_panel_xv(size_t m, size_t n, const float *X, size_t k, const float *V, float *P, float *work) {
-    work = align64(work);
-    float *vp = work, *pr = work + n * PW;
-    int nt = threads_for(m * n * k);
-    for (size_t c0 = 0; c0 < k; c0 += PW) {
-        size_t w = min_sz(PW, k - c0);
-        int NV = (int)((w + 15) / 16);
-#pragma omp parallel num_threads(nt)
-        {
-            int t = omp_get_thread_num(), T = omp_get_num_threads();
-            pack_rows(n, V, c0, w, vp, PW, n * (size_t)t / (size_t)T, n * (size_t)(t + 1) / (size_t)T);
-#pragma omp barrier
-            size_t lo, hi;
-            thread_range(m, XV_RB, t, T, &lo, &hi);
-            for (size_t i0 = lo; i0 < hi; i0 += XV_RB) {
-                size_t i1 = min_sz(hi, i0 + XV_RB);
-                for (size_t p0 = 0; p0 < n; p0 += XV_KC) {
-                    size_t kc = min_sz(XV_KC, n - p0);
-                    for (size_t i = i0; i < i1; i += MR) {
-                        const char *pf[MR * XV_KC * sizeof(float) / 64]; /* the next row group's lines */
-                        size_t npf = 0;
-                        if (i + MR < i1) add_lines(pf, &npf, X + (i + MR) * n + p0, n, min_sz(MR, i1 - i - MR), kc * sizeof(float));
-                        npf = fit_lines(pf, npf, kc, 0);
-                        staged_tile_any((int)min_sz(MR, i1 - i), NV, 0, X + i * n + p0, n, vp + p0 * PW, kc,
-                                        pr + i * PW, p0 == 0, pf, npf, 0);
-                    }
-                }
-                unpack_rows(pr, w, P, m, c0, i0, i1); /* rows done: into the col-major P */
-            }
-        }
-    }
-}
-
 /* The upper 8 floats of a (AVX-512F only; the ps form needs DQ). */
 static inline __m256 hi8(__m512 a) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)); }
 
@@ -330,8 +297,12 @@ static inline void momentum_piece(float *restrict M, const float *restrict G, fl
  * ahead measured the same within noise), at most FM_PF_LINES of each. */
 #define FM_AHEAD 1
 #define FM_PF_LINES 128
-double spectra_panel_momentum_xv(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V,
-                                 float *P, float *work) {
+
+/* P = M V, with G: first M <- mu M + G, fused (returns ‖M‖²); without G (NULL) M is only
+ * read. Row blocks of XV_RB rows per thread; per block, reduction chunks of XV_KC; per chunk,
+ * 6-row tiles, each prefetching the next row group's lines. */
+static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V, float *P,
+                      float *work) {
     work = align64(work);
     float *vp = work, *pr = work + n * PW;
     int nt = threads_for(m * n * k);
@@ -339,7 +310,7 @@ double spectra_panel_momentum_xv(size_t m, size_t n, float *M, const float *G, f
     if (nt > 256) nt = 256;
     for (size_t c0 = 0; c0 < k; c0 += PW) {
         size_t w = min_sz(PW, k - c0);
-        int NV = (int)((w + 15) / 16), mom = c0 == 0;
+        int NV = (int)((w + 15) / 16), mom = G && c0 == 0;
 #pragma omp parallel num_threads(nt)
         {
             int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -379,7 +350,7 @@ double spectra_panel_momentum_xv(size_t m, size_t n, float *M, const float *G, f
                     }
                 }
                 if (mom && at < a1) momentum_piece(M, G, mu, at, a1, acc);
-                unpack_rows(pr, w, P, m, c0, i0, i1);
+                unpack_rows(pr, w, P, m, c0, i0, i1); /* rows done: into the col-major P */
             }
             if (mom) partial[t] = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3])));
             if (mom && t == 0)
@@ -389,6 +360,15 @@ double spectra_panel_momentum_xv(size_t m, size_t n, float *M, const float *G, f
     double total = 0.0;
     for (int t = 0; t < nt; t++) total += partial[t];
     return total;
+}
+
+void spectra_panel_xv(size_t m, size_t n, const float *X, size_t k, const float *V, float *P, float *work) {
+    (void)xv_pass(m, n, (float *)X, NULL, 0.0f, k, V, P, work); /* without G, X is never written */
+}
+
+double spectra_panel_momentum_xv(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V,
+                                 float *P, float *work) {
+    return xv_pass(m, n, M, G, mu, k, V, P, work);
 }
 
 void spectra_panel_xtu(size_t m, size_t n, const float *X, size_t k, const float *U, float *Z, float *work) {

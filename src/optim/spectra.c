@@ -276,15 +276,15 @@ static spectra_status power_iterate(optim_param *p, const spectra_hparams *hp, f
     if (kp != k) memset(Vp + k * n, 0, (kp - k) * n * sizeof(float));
     for (int t = 0; t < hp->power_iters; t++) {
         double t0 = omp_get_wtime();
-        if (panel) {
-            if (!(fused && t == 0)) spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
-        } else if (!(fused && t == 0)) {
-            if (kp != k) {
-                memcpy(Vp, p->buf1, k * n * sizeof(float));
-                x_times(p, hp, kp, Vp, P);
-            } else {
-                x_times(p, hp, k, p->buf1, P);
-            }
+        if (fused && t == 0) {
+            /* P = XV came with the momentum pass */
+        } else if (panel) {
+            spectra_panel_xv(m, n, p->buf0, k, p->buf1, P, ws + L.panel);
+        } else if (kp != k) {
+            memcpy(Vp, p->buf1, k * n * sizeof(float));
+            x_times(p, hp, kp, Vp, P);
+        } else {
+            x_times(p, hp, k, p->buf1, P);
         }
         double t1 = omp_get_wtime();
         spectra_status st = panel_qr(m, k, P, qrw, dws);
