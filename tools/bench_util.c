@@ -97,8 +97,8 @@ double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps) {
      * rate counts the k useful columns only. */
     int skinny = spectra_use_skinny(rows, cols, k), panel = !skinny && spectra_use_panel(rows, cols, k);
     size_t kp = skinny || panel ? k : spectra_sgemm_panel_width(k);
-    /* M 64-byte aligned as the optimizer's momentum is (malloc's 16-byte alignment splits
-     * every vector load of M in two lines: 134 instead of ~210 GFLOP/s at 4096 x 14336) */
+    /* M 64-byte aligned as the optimizer's momentum is: with malloc's 16-byte alignment every
+     * vector load of M would split two cache lines, which the step's own M never does */
     float *M = aligned_alloc(64, (rows * cols * sizeof *M + 63) & ~(size_t)63), *V = calloc(cols * kp, sizeof *V), *P = malloc(rows * kp * sizeof *P),
           *Z = malloc(cols * kp * sizeof *Z);
     float *work = panel ? malloc(spectra_panel_work(rows, cols, k) * sizeof *work) : NULL;

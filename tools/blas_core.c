@@ -29,7 +29,7 @@ static int is_fallback_core(const char *core) {
     return 0;
 }
 
-const char *cli_blas_core_choice(const char *detected) {
+static const char *core_choice(const char *detected) {
     if (!is_fallback_core(detected)) return NULL;
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
@@ -42,7 +42,7 @@ const char *cli_blas_core_choice(const char *detected) {
 void cli_fix_blas_core(char **argv) {
     if (getenv("OPENBLAS_CORETYPE") || getenv("SPECTRA_KEEP_BLAS_CORE")) return;
     const char *detected = openblas_get_corename();
-    const char *choice = cli_blas_core_choice(detected);
+    const char *choice = core_choice(detected);
     if (!choice) return;
     fprintf(stderr,
             "spectra: OpenBLAS took this CPU for a %s (its SSE kernels, several times slower); "
@@ -58,9 +58,11 @@ void cli_fix_blas_core(char **argv) {
     fprintf(stderr, "spectra: could not restart (%s); continuing with OpenBLAS's %s kernels\n", strerror(err), detected);
 }
 
+const char *cli_blas_core_replaced(void) { return getenv("SPECTRA_BLAS_CORE_FIXED"); }
+
 const char *cli_blas_core_note(void) {
     static char note[160];
-    const char *was = getenv("SPECTRA_BLAS_CORE_FIXED"), *env = getenv("OPENBLAS_CORETYPE");
+    const char *was = cli_blas_core_replaced(), *env = getenv("OPENBLAS_CORETYPE");
     if (!env) return "";
     if (was) snprintf(note, sizeof note, " [OPENBLAS_CORETYPE=%s set by spectra: OpenBLAS detected %s]", env, was);
     else snprintf(note, sizeof note, " [OPENBLAS_CORETYPE=%s set by the environment]", env);

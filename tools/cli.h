@@ -25,11 +25,11 @@ int cli_mkdir_p(const char *path);
 int cmd_bench_optim_cuda(int argc, char **argv);
 /* OpenBLAS kernels (tools/blas_core.c). cli_fix_blas_core re-executes the command with
  * OPENBLAS_CORETYPE set when OpenBLAS fell back to legacy SSE kernels on an AVX2/AVX-512 CPU
- * (returns only if nothing was to be done or exec failed). cli_blas_core_choice: the core to
- * force for OpenBLAS's detected one, or NULL. cli_blas_core_note: "" or a bracketed note on
- * who set OPENBLAS_CORETYPE, for benchmark headers. */
+ * (returns only if nothing was to be done or exec failed). cli_blas_core_replaced: the core
+ * OpenBLAS had picked when this process was restarted with another, else NULL.
+ * cli_blas_core_note: "" or a bracketed note on who set OPENBLAS_CORETYPE, for headers. */
 void cli_fix_blas_core(char **argv);
-const char *cli_blas_core_choice(const char *detected);
+const char *cli_blas_core_replaced(void);
 const char *cli_blas_core_note(void);
 
 #endif

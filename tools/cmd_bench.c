@@ -254,7 +254,8 @@ static int bench_optim(int argc, char **argv) {
         }
     }
     const char *coretype_env = getenv("OPENBLAS_CORETYPE");
-    if (coretype_env && !getenv("SPECTRA_BLAS_CORE_FIXED") && !o.json)
+    const char *core_replaced = cli_blas_core_replaced();
+    if (coretype_env && !core_replaced && !o.json)
         fprintf(stderr, "warning: OPENBLAS_CORETYPE=%s forces OpenBLAS kernels; unset it to measure this CPU's own\n", coretype_env);
     int threads = omp_get_max_threads();
     if (!o.json) fprintf(stderr, "measuring STREAM triad and sgemm peak...\n");
@@ -264,7 +265,7 @@ static int bench_optim(int argc, char **argv) {
         printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
                "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.2f, \"sgemm_4096_gflops\": %.1f, \"results\": [",
                bench_cpu_model(), threads, bench_openblas_core(), bench_openblas_config(), coretype_env ? coretype_env : "",
-               getenv("SPECTRA_BLAS_CORE_FIXED") ? getenv("SPECTRA_BLAS_CORE_FIXED") : bench_openblas_core(), triad, peak);
+               core_replaced ? core_replaced : bench_openblas_core(), triad, peak);
     } else {
         printf("CPU %s, %d threads; OpenBLAS core %s (%s)%s\n", bench_cpu_model(), threads, bench_openblas_core(),
                bench_openblas_config(), cli_blas_core_note());
