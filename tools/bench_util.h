@@ -14,13 +14,24 @@ typedef struct bench_stats {
 double bench_now(void);
 bench_stats bench_summarize(double *samples, int n); /* sorts samples in place */
 
-/* STREAM triad a = b + s·c over arrays of n floats with the current OpenMP threads; returns
- * the best bandwidth in GB/s over `reps` runs (STREAM's convention), counting 12 bytes per
- * element (STREAM's rule). */
-double bench_stream_triad(size_t n, int reps);
+/* The machine's reference rates, measured once at the start of a run and again beside each
+ * timed step ("paired"): on a shared virtual machine the same FMA loop runs at 87 to 168
+ * GFLOP/s per core from one second to the next (a neighbour on the sibling hyperthread), so
+ * a floor measured minutes before a step says little about the step's own minute.
+ * bench_probe_create returns NULL when out of memory. */
+typedef struct bench_probe bench_probe;
+bench_probe *bench_probe_create(size_t triad_n, int gemm_n);
+void bench_probe_destroy(bench_probe *p);
+/* One STREAM triad a = b + s·c over triad_n floats with the current OpenMP threads: GB/s,
+ * counting 12 bytes per element (STREAM's rule). */
+double bench_probe_triad(bench_probe *p);
+/* One cblas_sgemm of order gemm_n, row-major: GFLOP/s. */
+double bench_probe_sgemm(bench_probe *p);
 
-/* Median GFLOP/s of cblas_sgemm computing (m x kk) · (kk x n), row-major. */
-double bench_sgemm_rate(int m, int n, int kk, int reps);
+/* The best triad bandwidth of `reps` runs (STREAM's convention). */
+double bench_stream_triad(bench_probe *p, int reps);
+/* The median sgemm rate of `reps` runs. */
+double bench_sgemm_rate(bench_probe *p, int reps);
 /* Median GFLOP/s of the two products of one Spectra power-iteration step on a rows x cols
  * matrix with a rank-k panel: P = M·V and Z = Mᵀ·U, at the panel width the optimizer uses
  * (k, or k padded to 16 for sgemm); the GFLOP count is that of the k useful columns. */

@@ -35,7 +35,7 @@ typedef struct bench_opts {
     int n_shapes;
     optim_cfg cfgs[16];
     int n_cfgs;
-    int repeats, warmup, json, check_finite;
+    int repeats, warmup, json, check_finite, paired;
     double rank_ratio;
 } bench_opts;
 
@@ -56,6 +56,8 @@ static void usage(FILE *f) {
             "  --no-panel        sgemm instead of the AVX-512 panel kernels (wider panels; A/B)\n"
             "  --separate-momentum  on the panel path, the momentum pass apart from the first P = MV\n"
             "                    (default: fused; the momentum phase then includes that product; A/B)\n"
+            "  --no-paired       skip the reference rate measured beside each timed step (sgemm 4096^3,\n"
+            "                    or STREAM triad for AdamW/SGD) and the ratios to it (saves ~0.5 s a step)\n"
             "  --json            one JSON document on stdout instead of tables\n"
             "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
@@ -139,6 +141,12 @@ typedef struct result {
     double floor_s;       /* max(FLOPs / sgemm 4096³ rate, bytes / triad): SPEC §7's floor */
     double floor_panel_s; /* the same with the sgemm rate at the step's own panel shapes */
     size_t rank;
+    /* Paired: the reference rate measured just before each timed step (sgemm for the
+     * gemm-bound optimizers, triad for the elementwise ones) and the step's ratio to the floor
+     * (or, elementwise, its bandwidth to the triad) at that moment; medians and ranges. */
+    int paired;                 /* 1: sgemm pairing, 2: triad pairing, 0: none */
+    bench_stats paired_rate;    /* GFLOP/s or GB/s */
+    bench_stats paired_ratio;   /* x of floor, or achieved bandwidth / triad */
     int has_phases;                        /* Spectra: per-phase medians below are valid */
     double phase_s[SPECTRA_STEP_PHASES];   /* median over the timed steps, each phase alone */
 } result;
@@ -146,7 +154,8 @@ typedef struct result {
 static const char *const PHASE_NAMES[SPECTRA_STEP_PHASES] = {"momentum", "P=XV", "QR", "XtU", "normalize", "update"};
 
 static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, float *W, float *G, double triad_gbs,
-                   double gemm_gflops, double panel_gflops, result *res) {
+                   double gemm_gflops, double panel_gflops, bench_probe *probe, result *res) {
+    memset(res, 0, sizeof *res);
     spectra_optim *opt;
     spectra_hparams hp = spectra_hparams_default(c->algo);
     hp.power_iters = c->T;
@@ -164,15 +173,19 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
             return -1;
         }
     int R = o->repeats;
-    double *ts = malloc((size_t)R * (1 + SPECTRA_STEP_PHASES) * sizeof *ts);
+    double *ts = malloc((size_t)R * (3 + SPECTRA_STEP_PHASES) * sizeof *ts);
     if (!ts) {
         fprintf(stderr, "spectra bench: out of memory\n");
         spectra_optim_destroy(opt);
         return -1;
     }
-    double *ph = ts + R; /* phase j of step i at ph[j * R + i] */
+    double *rate = ts + R, *ratio = ts + 2 * R, *ph = ts + 3 * R; /* phase j of step i at ph[j * R + i] */
     res->has_phases = c->algo == SPECTRA_ALGO_SPECTRA;
+    int elementwise = c->algo == SPECTRA_ALGO_ADAMW || c->algo == SPECTRA_ALGO_SGD;
+    res->paired = !o->paired ? 0 : elementwise ? 2 : 1;
     for (int i = 0; i < R; i++) {
+        if (res->paired == 1) rate[i] = bench_probe_sgemm(probe);
+        if (res->paired == 2) rate[i] = bench_probe_triad(probe);
         double t0 = bench_now();
         spectra_optim_step(opt);
         ts[i] = bench_now() - t0;
@@ -180,22 +193,36 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
         if (res->has_phases && spectra_optim_spike_diag(opt, 0, &d) == SPECTRA_OK)
             for (int j = 0; j < SPECTRA_STEP_PHASES; j++) ph[j * R + i] = d.phase_s[j];
     }
-    res->t = bench_summarize(ts, R);
-    for (int j = 0; j < SPECTRA_STEP_PHASES; j++) res->phase_s[j] = res->has_phases ? bench_summarize(ph + j * R, R).median : 0.0;
-    free(ts);
     spectra_param_info pi;
     spectra_optim_param_info(opt, 0, &pi);
     res->rank = pi.rank;
     res->state_bytes = (double)pi.state_bytes;
     models(c, m, n, pi.rank, &res->bytes, &res->flops);
     if (o->check_finite) res->bytes += 4.0 * (double)m * (double)n;
-    int elementwise = c->algo == SPECTRA_ALGO_ADAMW || c->algo == SPECTRA_ALGO_SGD;
     double compute = elementwise ? 0.0 : res->flops / (gemm_gflops * 1e9);
     double memory = res->bytes / (triad_gbs * 1e9);
     res->floor_s = compute > memory ? compute : memory;
     /* The panel rate describes Spectra's products; Muon and Dion run square-ish gemms. */
     double panel = c->algo == SPECTRA_ALGO_SPECTRA ? res->flops / (panel_gflops * 1e9) : compute;
     res->floor_panel_s = panel > memory ? panel : memory;
+    /* Paired ratios, step by step: the floor with the sgemm rate of that moment (its memory
+     * part keeps the run's best triad, STREAM's convention), or the bandwidth against the
+     * triad of that moment. */
+    for (int i = 0; i < R && res->paired; i++) {
+        if (res->paired == 1) {
+            double c_i = res->flops / (rate[i] * 1e9);
+            ratio[i] = ts[i] / (c_i > memory ? c_i : memory);
+        } else {
+            ratio[i] = res->bytes / ts[i] / 1e9 / rate[i];
+        }
+    }
+    if (res->paired) {
+        res->paired_rate = bench_summarize(rate, R);
+        res->paired_ratio = bench_summarize(ratio, R);
+    }
+    res->t = bench_summarize(ts, R);
+    for (int j = 0; j < SPECTRA_STEP_PHASES; j++) res->phase_s[j] = res->has_phases ? bench_summarize(ph + j * R, R).median : 0.0;
+    free(ts);
     spectra_optim_destroy(opt);
     return 0;
 }
@@ -216,6 +243,7 @@ static int bench_optim(int argc, char **argv) {
     o.repeats = 10;
     o.warmup = 2;
     o.rank_ratio = 0.015;
+    o.paired = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -224,6 +252,7 @@ static int bench_optim(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--json")) o.json = 1;
         else if (!strcmp(a, "--check-finite")) o.check_finite = 1;
+        else if (!strcmp(a, "--no-paired")) o.paired = 0;
         else if (!strcmp(a, "--fused")) spectra_internal_set_fused(1);
         else if (!strcmp(a, "--no-skinny")) spectra_internal_set_skinny(0);
         else if (!strcmp(a, "--no-panel")) spectra_internal_set_panel(0);
@@ -259,8 +288,13 @@ static int bench_optim(int argc, char **argv) {
         fprintf(stderr, "warning: OPENBLAS_CORETYPE=%s forces OpenBLAS kernels; unset it to measure this CPU's own\n", coretype_env);
     int threads = omp_get_max_threads();
     if (!o.json) fprintf(stderr, "measuring STREAM triad and sgemm peak...\n");
-    double triad = bench_stream_triad((size_t)48 << 20, 20);
-    double peak = bench_sgemm_rate(4096, 4096, 4096, 3);
+    bench_probe *probe = bench_probe_create((size_t)48 << 20, 4096);
+    if (!probe) {
+        fprintf(stderr, "spectra bench: out of memory for the reference probes\n");
+        return 1;
+    }
+    double triad = bench_stream_triad(probe, 20);
+    double peak = bench_sgemm_rate(probe, 3);
     if (o.json) {
         printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
                "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.2f, \"sgemm_4096_gflops\": %.1f, \"results\": [",
@@ -282,6 +316,9 @@ static int bench_optim(int argc, char **argv) {
         float *W = aligned_alloc(64, bytes), *G = aligned_alloc(64, bytes);
         if (!W || !G) {
             fprintf(stderr, "spectra bench: out of memory for %zux%zu\n", m, n);
+            free(W);
+            free(G);
+            bench_probe_destroy(probe);
             return 1;
         }
         spectra_rng rng;
@@ -304,7 +341,12 @@ static int bench_optim(int argc, char **argv) {
                 fflush(stderr);
             }
             result r;
-            if (run_one(&o, cfg, m, n, W, G, triad, peak, panel, &r)) return 1;
+            if (run_one(&o, cfg, m, n, W, G, triad, peak, panel, probe, &r)) {
+                free(W);
+                free(G);
+                bench_probe_destroy(probe);
+                return 1;
+            }
             if (cfg->algo == SPECTRA_ALGO_SPECTRA && cfg->T == 1) t_spectra1 = r.t.median;
             if (cfg->algo == SPECTRA_ALGO_ADAMW) t_adamw = r.t.median;
             if (cfg->algo == SPECTRA_ALGO_MUON) t_muon = r.t.median;
@@ -316,6 +358,13 @@ static int bench_optim(int argc, char **argv) {
                        first ? "" : ",", m, n, cfg->label, r.rank, r.t.median, r.t.min, r.t.max, r.bytes,
                        r.bytes / r.t.median / 1e9, r.flops, r.flops / r.t.median / 1e9, r.state_bytes, r.floor_s, r.floor_panel_s,
                        panel);
+                if (r.paired)
+                    printf(", \"paired\": {\"reference\": \"%s\", \"rate_median\": %.4g, \"rate_min\": %.4g, \"rate_max\": %.4g, "
+                           "\"%s_median\": %.4g, \"%s_min\": %.4g, \"%s_max\": %.4g}",
+                           r.paired == 1 ? "sgemm_4096_gflops" : "triad_gbs", r.paired_rate.median, r.paired_rate.min,
+                           r.paired_rate.max, r.paired == 1 ? "x_of_floor" : "of_triad", r.paired_ratio.median,
+                           r.paired == 1 ? "x_of_floor" : "of_triad", r.paired_ratio.min,
+                           r.paired == 1 ? "x_of_floor" : "of_triad", r.paired_ratio.max);
                 if (r.has_phases) {
                     printf(", \"phases_median_s\": {");
                     for (int j = 0; j < SPECTRA_STEP_PHASES; j++)
@@ -329,6 +378,14 @@ static int bench_optim(int argc, char **argv) {
                        1e3 * r.t.median, 1e3 * r.t.min, 1e3 * r.t.max, r.bytes / 1e9, r.bytes / r.t.median / 1e9,
                        r.flops / 1e9, r.flops / r.t.median / 1e9, r.state_bytes / 1e6, 1e3 * r.floor_s,
                        r.t.median / r.floor_s, r.t.median / r.floor_panel_s);
+                if (r.paired == 1)
+                    printf("%-12s x of floor %.2f (%.2f..%.2f) with the sgemm 4096^3 run before each step: %.0f (%.0f..%.0f) GFLOP/s\n",
+                           "  paired", r.paired_ratio.median, r.paired_ratio.min, r.paired_ratio.max, r.paired_rate.median,
+                           r.paired_rate.min, r.paired_rate.max);
+                if (r.paired == 2)
+                    printf("%-12s %.0f%% (%.0f..%.0f%%) of the triad run before each step: %.1f (%.1f..%.1f) GB/s\n", "  paired",
+                           100 * r.paired_ratio.median, 100 * r.paired_ratio.min, 100 * r.paired_ratio.max,
+                           r.paired_rate.median, r.paired_rate.min, r.paired_rate.max);
                 if (r.has_phases) {
                     printf("%-12s", "  phases ms");
                     for (int j = 0; j < SPECTRA_STEP_PHASES; j++) printf(" %s %.2f%s", PHASE_NAMES[j], 1e3 * r.phase_s[j], j + 1 < SPECTRA_STEP_PHASES ? " |" : "\n");
@@ -342,6 +399,7 @@ static int bench_optim(int argc, char **argv) {
         free(W);
         free(G);
     }
+    bench_probe_destroy(probe);
     if (o.json) printf("\n]}\n");
     return 0;
 }
