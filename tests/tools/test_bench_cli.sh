@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `spectra bench optim`: the JSON document's paired ratios are consistent with the step times
+# and reference rates it reports (each paired ratio is a median of per-step ratios, so it must
+# lie between the ratios formed from the extreme step times and extreme reference rates), the
+# reference is sgemm for the gemm-bound optimizers and STREAM triad for the elementwise ones,
+# --no-paired drops them, and bad arguments exit 2 without output on stdout.
+. "$(dirname "$0")/../lib.sh"
+
+run() { env -u OPENBLAS_CORETYPE "$SPECTRA" bench optim --shapes 96x160 --repeats 3 --warmup 1 --json "$@"; }
+
+run --optims spectra-t1,adamw,muon >"$work/p.json" 2>"$work/p.err"; rc=$?
+check "bench optim --json runs" '[ $rc -eq 0 ]'
+check "paired ratios lie within the bounds the reported extremes give" \
+  'python3 - "$work/p.json" <<"PY"
+import json, sys
+d = json.load(open(sys.argv[1]))
+triad = d["stream_triad_gbs"]
+assert d["sgemm_4096_gflops"] > 0 and triad > 0
+seen = set()
+for r in d["results"]:
+    p = r["paired"]
+    seen.add(r["optimizer"])
+    assert p["rate_min"] <= p["rate_median"] <= p["rate_max"], p
+    key = "x_of_floor" if p["reference"] == "sgemm_4096_gflops" else "of_triad"
+    assert (p["reference"] == "triad_gbs") == (r["optimizer"] == "adamw"), r
+    lo, med, hi = p[key + "_min"], p[key + "_median"], p[key + "_max"]
+    assert lo <= med <= hi, p
+    if key == "x_of_floor":
+        mem = r["bytes_model"] / (triad * 1e9)
+        floor = lambda rate: max(r["flops_model"] / (rate * 1e9), mem)
+        bound_lo, bound_hi = r["min_s"] / floor(p["rate_min"]), r["max_s"] / floor(p["rate_max"])
+    else:
+        bound_lo = r["bytes_model"] / r["max_s"] / 1e9 / p["rate_max"]
+        bound_hi = r["bytes_model"] / r["min_s"] / 1e9 / p["rate_min"]
+    eps = 1e-3
+    assert bound_lo * (1 - eps) <= lo and hi <= bound_hi * (1 + eps), (r["optimizer"], lo, hi, bound_lo, bound_hi)
+assert seen == {"spectra-t1", "adamw", "muon"}, seen
+PY'
+
+run --optims spectra-t1 --no-paired >"$work/u.json" 2>/dev/null; rc=$?
+check "--no-paired: no paired figures" \
+  '[ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert all(\"paired\" not in r for r in d[\"results\"])" "$work/u.json"'
+
+"$SPECTRA" bench optim --no-such-flag >"$work/o" 2>"$work/e"; rc=$?
+check "an unknown flag exits 2 and names it" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "no-such-flag" "$work/e"'
+"$SPECTRA" bench optim --repeats 0 >"$work/o" 2>"$work/e"; rc=$?
+check "--repeats 0 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --repeats" "$work/e"'
+finish test_bench_cli
