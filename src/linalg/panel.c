@@ -31,7 +31,10 @@ int spectra_panel_available(void) { return 1; }
 #define XV_KC 256   /* reduction chunk of P = XV: a 256 x 64 panel slice is 64 KiB (L2) */
 #endif
 #ifndef XT_IB
-#define XT_IB 128   /* rows of X per block of Z = XᵀU: a 128 x 64 slice of U is 32 KiB */
+#define XT_IB 64    /* rows of X per block of Z = XᵀU: the 64 x 64 slice of U (16 KiB) and the copied
+                     * 64 x 96 block of X (24 KiB) that every tile of a strip re-reads stay in L1
+                     * together; with 128 rows (80 KiB) they did not, and Z = XᵀU took 7-14% longer
+                     * (machine B, docs/BENCHMARKS.md) */
 #endif
 #ifndef XT_AHEAD
 #define XT_AHEAD 1 /* strips ahead the tiles prefetch for the next copy */
