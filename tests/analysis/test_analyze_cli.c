@@ -257,6 +257,70 @@ static void test_cli(void) {
     CHECK(run(a) == 2 && err_has("one --checkpoint"));
 }
 
+/* Plots: with gnuplot installed, `spectrum` and `moments` without --no-plot announce one PNG
+ * per plot and layer, each a real PNG of the size the scripts set (900 x 600), and gnuplot
+ * reports nothing: an empty data selection (a layer name or column the script gets wrong)
+ * makes gnuplot fail ("x range is invalid") or warn ("Skipping data file with no valid
+ * points"), which the CLI passes through. */
+static int file_has(const char *name, const char *needle) {
+    char path[400], buf[16384] = {0};
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strstr(buf, needle) != NULL;
+}
+
+/* Checks every "  plot: PATH" line of dir/out.txt; returns how many there were. */
+static int check_announced_pngs(const char *prefix) {
+    char path[400], line[1200];
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f) return 0;
+    int count = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *p = strstr(line, "plot: ");
+        if (!p) continue;
+        p += 6;
+        p[strcspn(p, "\n")] = 0;
+        CHECK_MSG(strstr(p, prefix) != NULL, "unexpected plot %s", p);
+        unsigned char h[24] = {0};
+        FILE *png = fopen(p, "rb");
+        CHECK_MSG(png != NULL, "announced plot %s missing", p);
+        if (!png) continue;
+        size_t got = fread(h, 1, sizeof h, png);
+        fclose(png);
+        static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+        uint32_t w = (uint32_t)h[16] << 24 | (uint32_t)h[17] << 16 | (uint32_t)h[18] << 8 | h[19];
+        uint32_t hgt = (uint32_t)h[20] << 24 | (uint32_t)h[21] << 16 | (uint32_t)h[22] << 8 | h[23];
+        CHECK_MSG(got == sizeof h && !memcmp(h, sig, 8) && !memcmp(h + 12, "IHDR", 4), "%s is not a PNG", p);
+        CHECK_MSG(w == 900 && hgt == 600, "%s is %u x %u, not 900 x 600", p, w, hgt);
+        count++;
+    }
+    fclose(f);
+    return count;
+}
+
+static void test_plots(void) {
+    if (system("gnuplot --version > /dev/null 2>&1") != 0) {
+        printf("note: no gnuplot on PATH; plot checks skipped (scripts/setup-deps.sh installs it)\n");
+        return;
+    }
+    char a[2048];
+    snprintf(a, sizeof a, "spectrum --checkpoint %s/ck10.bin --data %s --out %s/plots --batches 2", dir, data, dir);
+    CHECK(run(a) == 0);
+    CHECK(!file_has("err.txt", "gnuplot failed") && !file_has("out.txt", "arning"));
+    int layers = 2; /* the tiny model's analysed layers (spectrum_summary.csv has 2 per step) */
+    CHECK_MSG(check_announced_pngs("/plots/spectrum_") == layers, "spectrum: not one plot per layer");
+    snprintf(a, sizeof a, "moments --checkpoint %s/ck10.bin --data %s --out %s/plots", dir, data, dir);
+    CHECK(run(a) == 0);
+    CHECK(!file_has("err.txt", "gnuplot failed") && !file_has("out.txt", "arning"));
+    CHECK_MSG(check_announced_pngs("/plots/moments_") == 2 * layers, "moments: not two plots per layer");
+}
+
 /* FreqNorm weights from known counts: tokens {0: 3, 1: 1} in a 4-id vocabulary, N = 4,
  * 2 ids seen: w = N / (2 c) = 2/3 and 2, unseen ids as one occurrence: 2. */
 static void test_freqnorm(void) {
@@ -341,6 +405,7 @@ int main(int argc, char **argv) {
     }
     make_checkpoints();
     test_cli();
+    test_plots();
     test_freqnorm();
     test_mean_gradient();
     int fails = test_finish("test_analyze_cli");
