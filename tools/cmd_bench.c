@@ -35,7 +35,8 @@ typedef struct bench_opts {
     int n_shapes;
     optim_cfg cfgs[16];
     int n_cfgs;
-    int repeats, warmup, json, check_finite, paired;
+    int repeats, warmup, json, check_finite;
+    int paired; /* steps timed beside a reference measurement, after the timed ones */
     double rank_ratio;
 } bench_opts;
 
@@ -56,8 +57,10 @@ static void usage(FILE *f) {
             "  --no-panel        sgemm instead of the AVX-512 panel kernels (wider panels; A/B)\n"
             "  --separate-momentum  on the panel path, the momentum pass apart from the first P = MV\n"
             "                    (default: fused; the momentum phase then includes that product; A/B)\n"
-            "  --no-paired       skip the reference rate measured beside each timed step (sgemm 4096^3,\n"
-            "                    or STREAM triad for AdamW/SGD) and the ratios to it (saves ~0.5 s a step)\n"
+            "  --paired N        then N more steps, each right after the reference is measured again\n"
+            "                    (sgemm 4096^3, or STREAM triad for AdamW/SGD), and the median of their\n"
+            "                    ratios to it: the ratio to quote on a noisy host (default 5; 0 = off)\n"
+            "  --no-paired       the same as --paired 0\n"
             "  --json            one JSON document on stdout instead of tables\n"
             "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
@@ -141,10 +144,12 @@ typedef struct result {
     double floor_s;       /* max(FLOPs / sgemm 4096³ rate, bytes / triad): SPEC §7's floor */
     double floor_panel_s; /* the same with the sgemm rate at the step's own panel shapes */
     size_t rank;
-    /* Paired: the reference rate measured just before each timed step (sgemm for the
-     * gemm-bound optimizers, triad for the elementwise ones) and the step's ratio to the floor
-     * (or, elementwise, its bandwidth to the triad) at that moment; medians and ranges. */
+    /* Paired: --paired more steps, each just after the reference measured once more (sgemm
+     * for the gemm-bound optimizers, triad for the elementwise ones), and each step's ratio to
+     * the floor (or, elementwise, its bandwidth to the triad) at that moment; medians and
+     * ranges. */
     int paired;                 /* 1: sgemm pairing, 2: triad pairing, 0: none */
+    bench_stats paired_t;       /* the paired steps' times */
     bench_stats paired_rate;    /* GFLOP/s or GB/s */
     bench_stats paired_ratio;   /* x of floor, or achieved bandwidth / triad */
     int has_phases;                        /* Spectra: per-phase medians below are valid */
@@ -172,26 +177,34 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
             fprintf(stderr, "spectra bench: %s\n", spectra_optim_last_error(opt));
             return -1;
         }
-    int R = o->repeats;
-    double *ts = malloc((size_t)R * (3 + SPECTRA_STEP_PHASES) * sizeof *ts);
+    int R = o->repeats, PR = o->paired;
+    double *ts = malloc(((size_t)R * (1 + SPECTRA_STEP_PHASES) + 3 * (size_t)PR) * sizeof *ts);
     if (!ts) {
         fprintf(stderr, "spectra bench: out of memory\n");
         spectra_optim_destroy(opt);
         return -1;
     }
-    double *rate = ts + R, *ratio = ts + 2 * R, *ph = ts + 3 * R; /* phase j of step i at ph[j * R + i] */
+    double *ph = ts + R;                       /* phase j of step i at ph[j * R + i] */
+    double *pts = ph + (size_t)R * SPECTRA_STEP_PHASES, *rate = pts + PR, *ratio = rate + PR;
     res->has_phases = c->algo == SPECTRA_ALGO_SPECTRA;
     int elementwise = c->algo == SPECTRA_ALGO_ADAMW || c->algo == SPECTRA_ALGO_SGD;
-    res->paired = !o->paired ? 0 : elementwise ? 2 : 1;
     for (int i = 0; i < R; i++) {
-        if (res->paired == 1) rate[i] = bench_probe_sgemm(probe);
-        if (res->paired == 2) rate[i] = bench_probe_triad(probe);
         double t0 = bench_now();
         spectra_optim_step(opt);
         ts[i] = bench_now() - t0;
         spectra_spike_diag d;
         if (res->has_phases && spectra_optim_spike_diag(opt, 0, &d) == SPECTRA_OK)
             for (int j = 0; j < SPECTRA_STEP_PHASES; j++) ph[j * R + i] = d.phase_s[j];
+    }
+    /* The paired steps come after the timed ones, in a loop of their own: the probe evicts
+     * the step's working set from the caches, which for shapes that fit in L3 would change
+     * the table's step times (SPEC §7 times the step alone, warm). */
+    res->paired = !PR ? 0 : elementwise ? 2 : 1;
+    for (int i = 0; i < PR; i++) {
+        rate[i] = res->paired == 1 ? bench_probe_sgemm(probe) : bench_probe_triad(probe);
+        double t0 = bench_now();
+        spectra_optim_step(opt);
+        pts[i] = bench_now() - t0;
     }
     spectra_param_info pi;
     spectra_optim_param_info(opt, 0, &pi);
@@ -208,17 +221,18 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
     /* Paired ratios, step by step: the floor with the sgemm rate of that moment (its memory
      * part keeps the run's best triad, STREAM's convention), or the bandwidth against the
      * triad of that moment. */
-    for (int i = 0; i < R && res->paired; i++) {
+    for (int i = 0; i < PR; i++) {
         if (res->paired == 1) {
             double c_i = res->flops / (rate[i] * 1e9);
-            ratio[i] = ts[i] / (c_i > memory ? c_i : memory);
+            ratio[i] = pts[i] / (c_i > memory ? c_i : memory);
         } else {
-            ratio[i] = res->bytes / ts[i] / 1e9 / rate[i];
+            ratio[i] = res->bytes / pts[i] / 1e9 / rate[i];
         }
     }
     if (res->paired) {
-        res->paired_rate = bench_summarize(rate, R);
-        res->paired_ratio = bench_summarize(ratio, R);
+        res->paired_t = bench_summarize(pts, PR);
+        res->paired_rate = bench_summarize(rate, PR);
+        res->paired_ratio = bench_summarize(ratio, PR);
     }
     res->t = bench_summarize(ts, R);
     for (int j = 0; j < SPECTRA_STEP_PHASES; j++) res->phase_s[j] = res->has_phases ? bench_summarize(ph + j * R, R).median : 0.0;
@@ -243,7 +257,7 @@ static int bench_optim(int argc, char **argv) {
     o.repeats = 10;
     o.warmup = 2;
     o.rank_ratio = 0.015;
-    o.paired = 1;
+    o.paired = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -264,12 +278,13 @@ static int bench_optim(int argc, char **argv) {
         } else if (!strcmp(a, "--optims") && v) {
             if (parse_optims(&o, v)) { fprintf(stderr, "spectra bench optim: bad --optims '%s'\n", v); return 2; }
             i++;
-        } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup")) && v) {
+        } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup") || !strcmp(a, "--paired")) && v) {
             char *end;
             long x = strtol(v, &end, 10);
             if (*end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
             if (a[2] == 'r') o.repeats = (int)x;
-            else o.warmup = (int)x;
+            else if (a[2] == 'w') o.warmup = (int)x;
+            else o.paired = (int)x;
             i++;
         } else if (!strcmp(a, "--rank-ratio") && v) {
             char *end;
@@ -297,7 +312,7 @@ static int bench_optim(int argc, char **argv) {
     double peak = bench_sgemm_rate(probe, 3);
     if (o.json) {
         printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
-               "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.2f, \"sgemm_4096_gflops\": %.1f, \"results\": [",
+               "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.6g, \"sgemm_4096_gflops\": %.6g, \"results\": [",
                bench_cpu_model(), threads, bench_openblas_core(), bench_openblas_config(), coretype_env ? coretype_env : "",
                core_replaced ? core_replaced : bench_openblas_core(), triad, peak);
     } else {
@@ -359,8 +374,10 @@ static int bench_optim(int argc, char **argv) {
                        r.bytes / r.t.median / 1e9, r.flops, r.flops / r.t.median / 1e9, r.state_bytes, r.floor_s, r.floor_panel_s,
                        panel);
                 if (r.paired)
-                    printf(", \"paired\": {\"reference\": \"%s\", \"rate_median\": %.4g, \"rate_min\": %.4g, \"rate_max\": %.4g, "
-                           "\"%s_median\": %.4g, \"%s_min\": %.4g, \"%s_max\": %.4g}",
+                    printf(", \"paired\": {\"steps\": %d, \"step_median_s\": %.6g, \"step_min_s\": %.6g, \"step_max_s\": %.6g, "
+                           "\"reference\": \"%s\", \"rate_median\": %.6g, \"rate_min\": %.6g, \"rate_max\": %.6g, "
+                           "\"%s_median\": %.6g, \"%s_min\": %.6g, \"%s_max\": %.6g}",
+                           r.paired_t.n, r.paired_t.median, r.paired_t.min, r.paired_t.max,
                            r.paired == 1 ? "sgemm_4096_gflops" : "triad_gbs", r.paired_rate.median, r.paired_rate.min,
                            r.paired_rate.max, r.paired == 1 ? "x_of_floor" : "of_triad", r.paired_ratio.median,
                            r.paired == 1 ? "x_of_floor" : "of_triad", r.paired_ratio.min,
@@ -379,13 +396,13 @@ static int bench_optim(int argc, char **argv) {
                        r.flops / 1e9, r.flops / r.t.median / 1e9, r.state_bytes / 1e6, 1e3 * r.floor_s,
                        r.t.median / r.floor_s, r.t.median / r.floor_panel_s);
                 if (r.paired == 1)
-                    printf("%-12s x of floor %.2f (%.2f..%.2f) with the sgemm 4096^3 run before each step: %.0f (%.0f..%.0f) GFLOP/s\n",
-                           "  paired", r.paired_ratio.median, r.paired_ratio.min, r.paired_ratio.max, r.paired_rate.median,
-                           r.paired_rate.min, r.paired_rate.max);
+                    printf("%-12s x of floor %.2f (%.2f..%.2f) over %d steps (%.2f ms), each after an sgemm 4096^3: %.0f (%.0f..%.0f) GFLOP/s\n",
+                           "  paired", r.paired_ratio.median, r.paired_ratio.min, r.paired_ratio.max, r.paired_t.n,
+                           1e3 * r.paired_t.median, r.paired_rate.median, r.paired_rate.min, r.paired_rate.max);
                 if (r.paired == 2)
-                    printf("%-12s %.0f%% (%.0f..%.0f%%) of the triad run before each step: %.1f (%.1f..%.1f) GB/s\n", "  paired",
-                           100 * r.paired_ratio.median, 100 * r.paired_ratio.min, 100 * r.paired_ratio.max,
-                           r.paired_rate.median, r.paired_rate.min, r.paired_rate.max);
+                    printf("%-12s %.0f%% (%.0f..%.0f%%) of the triad over %d steps (%.2f ms), each after a triad: %.1f (%.1f..%.1f) GB/s\n",
+                           "  paired", 100 * r.paired_ratio.median, 100 * r.paired_ratio.min, 100 * r.paired_ratio.max,
+                           r.paired_t.n, 1e3 * r.paired_t.median, r.paired_rate.median, r.paired_rate.min, r.paired_rate.max);
                 if (r.has_phases) {
                     printf("%-12s", "  phases ms");
                     for (int j = 0; j < SPECTRA_STEP_PHASES; j++) printf(" %s %.2f%s", PHASE_NAMES[j], 1e3 * r.phase_s[j], j + 1 < SPECTRA_STEP_PHASES ? " |" : "\n");

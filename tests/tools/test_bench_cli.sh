@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# `spectra bench optim`: the JSON document's paired ratios are consistent with the step times
-# and reference rates it reports (each paired ratio is a median of per-step ratios, so it must
-# lie between the ratios formed from the extreme step times and extreme reference rates), the
-# reference is sgemm for the gemm-bound optimizers and STREAM triad for the elementwise ones,
-# --no-paired drops them, and bad arguments exit 2 without output on stdout.
+# `spectra bench optim`: the JSON document's paired ratios are consistent with the paired steps'
+# times and the reference rates it reports (each ratio's median and range must lie between the
+# ratios formed from the extreme step times and extreme reference rates), --paired N gives N
+# such steps, the reference is sgemm for the gemm-bound optimizers and STREAM triad for the
+# elementwise ones, --no-paired drops them, and bad arguments exit 2 without output on stdout.
 . "$(dirname "$0")/../lib.sh"
 
 run() { env -u OPENBLAS_CORETYPE "$SPECTRA" bench optim --shapes 96x160 --repeats 3 --warmup 1 --json "$@"; }
 
-run --optims spectra-t1,adamw,muon >"$work/p.json" 2>"$work/p.err"; rc=$?
+run --optims spectra-t1,adamw,muon --paired 4 >"$work/p.json" 2>"$work/p.err"; rc=$?
 check "bench optim --json runs" '[ $rc -eq 0 ]'
 check "paired ratios lie within the bounds the reported extremes give" \
   'python3 - "$work/p.json" <<"PY"
@@ -20,6 +20,8 @@ seen = set()
 for r in d["results"]:
     p = r["paired"]
     seen.add(r["optimizer"])
+    assert p["steps"] == 4, p
+    assert p["step_min_s"] <= p["step_median_s"] <= p["step_max_s"], p
     assert p["rate_min"] <= p["rate_median"] <= p["rate_max"], p
     key = "x_of_floor" if p["reference"] == "sgemm_4096_gflops" else "of_triad"
     assert (p["reference"] == "triad_gbs") == (r["optimizer"] == "adamw"), r
@@ -28,11 +30,11 @@ for r in d["results"]:
     if key == "x_of_floor":
         mem = r["bytes_model"] / (triad * 1e9)
         floor = lambda rate: max(r["flops_model"] / (rate * 1e9), mem)
-        bound_lo, bound_hi = r["min_s"] / floor(p["rate_min"]), r["max_s"] / floor(p["rate_max"])
+        bound_lo, bound_hi = p["step_min_s"] / floor(p["rate_min"]), p["step_max_s"] / floor(p["rate_max"])
     else:
-        bound_lo = r["bytes_model"] / r["max_s"] / 1e9 / p["rate_max"]
-        bound_hi = r["bytes_model"] / r["min_s"] / 1e9 / p["rate_min"]
-    eps = 1e-3
+        bound_lo = r["bytes_model"] / p["step_max_s"] / 1e9 / p["rate_max"]
+        bound_hi = r["bytes_model"] / p["step_min_s"] / 1e9 / p["rate_min"]
+    eps = 1e-4  # the JSON carries 6 significant digits
     assert bound_lo * (1 - eps) <= lo and hi <= bound_hi * (1 + eps), (r["optimizer"], lo, hi, bound_lo, bound_hi)
 assert seen == {"spectra-t1", "adamw", "muon"}, seen
 PY'
@@ -45,4 +47,6 @@ check "--no-paired: no paired figures" \
 check "an unknown flag exits 2 and names it" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "no-such-flag" "$work/e"'
 "$SPECTRA" bench optim --repeats 0 >"$work/o" 2>"$work/e"; rc=$?
 check "--repeats 0 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --repeats" "$work/e"'
+"$SPECTRA" bench optim --paired -1 >"$work/o" 2>"$work/e"; rc=$?
+check "--paired -1 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --paired" "$work/e"'
 finish test_bench_cli
