@@ -14,8 +14,8 @@ typedef struct bench_stats {
 double bench_now(void);
 bench_stats bench_summarize(double *samples, int n); /* sorts samples in place */
 
-/* The machine's reference rates, measured once at the start of a run and again beside each
- * timed step ("paired"): on a shared virtual machine the same FMA loop runs at 87 to 168
+/* The machine's reference rates, measured once at the start of a run and again just before
+ * each of bench optim's paired steps: on a shared virtual machine the same FMA loop runs at 87 to 168
  * GFLOP/s per core from one second to the next (a neighbour on the sibling hyperthread), so
  * a floor measured minutes before a step says little about the step's own minute.
  * bench_probe_create returns NULL when out of memory. */

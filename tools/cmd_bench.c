@@ -6,7 +6,9 @@
  * Two floors: with the square sgemm rate (4096³, "x of floor": what the FLOPs would cost at
  * the machine's best gemm speed) and with the rate of the step's own panel products ("x
  * panel": what the products reach at those thin shapes as the step runs them — skinny or
- * panel kernels, or sgemm — so the rest is the step's overhead). */
+ * panel kernels, or sgemm — so the rest is the step's overhead). After the timed steps, a few
+ * "paired" steps each follow a fresh measurement of the reference (sgemm, or triad for the
+ * elementwise optimizers), and their ratios to it are the figures to quote on a noisy host. */
 #include "bench_util.h"
 #include "cli.h"
 #include "spectra/spectra.h"

@@ -356,8 +356,6 @@ static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, si
                 unpack_rows(pr, w, P, m, c0, i0, i1); /* rows done: into the col-major P */
             }
             if (mom) partial[t] = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(acc[0], acc[1]), _mm512_add_pd(acc[2], acc[3])));
-            if (mom && t == 0)
-                for (int u = T; u < nt; u++) partial[u] = 0.0;
         }
     }
     double total = 0.0;
