@@ -296,14 +296,63 @@ static inline void momentum_piece(float *restrict M, const float *restrict G, fl
     }
 }
 
-/* Fused momentum: each tile prefetches the G and M lines of the piece two tiles ahead (one
- * ahead measured the same within noise), at most FM_PF_LINES of each. */
-#define FM_AHEAD 1
-#define FM_PF_LINES 128
+#ifndef FM_PFD
+#define FM_PFD 1024 /* floats ahead of the momentum's current vector whose G and M lines it prefetches */
+#endif
+/* The full 6 x 64 tile of P = XV with a piece of the momentum interleaved into its reduction:
+ * one vector of M <- mu M + G every second step (nv <= kc / 2 vectors), prefetching the G and
+ * M lines FM_PFD floats ahead as it goes (not past lim), ‖M‖² into two double accumulators.
+ * The same piece run as a burst between tiles, its lines prefetched by the tile before, left
+ * more of the G/M stream exposed: in a microbenchmark (L1-resident tiles, 2 threads, 22 ms of
+ * FMAs, 21 ms of stream alone) the burst took 32 ms and this 25.5; in P = MV at 4096 x 14336
+ * the fused pass went from 40.4 to 35.9 ms (docs/BENCHMARKS.md). One vector every step
+ * measured 9% slower than every second; spreading nv evenly over the steps, the same. */
+static inline __attribute__((always_inline)) void staged_tile_mom(const float *x, size_t xs, const float *b, size_t kc,
+                                                                  float *out, int first, const char *const *pf,
+                                                                  size_t npf, float *Mp, const float *Gp, size_t nv,
+                                                                  const float *lim, float mu, __m512d *acc) {
+    enum { R = 6, NV = 4 };
+    const unsigned sh = 0;
+    FOR_ACC(ACC_DECL)
+#define ACC_LOAD(r, v) if (!first) c##r##v = _mm512_loadu_ps(out + (r) * PW + 16 * (v));
+    FOR_ACC(ACC_LOAD)
+#undef ACC_LOAD
+    const __m512 vmu = _mm512_set1_ps(mu);
+    __m512d s0 = acc[0], s1 = acc[1];
+    const float *x0_ = x, *x1_ = x + xs, *x2_ = x + 2 * xs, *x3_ = x + 3 * xs, *x4_ = x + 4 * xs, *x5_ = x + 5 * xs;
+    for (size_t p_ = 0; p_ < kc; p_++) {
+        if (p_ < npf) _mm_prefetch(pf[p_], _MM_HINT_T0);
+        const float *br_ = b + p_ * PW;
+        __m512 b0_ = _mm512_loadu_ps(br_), b1_ = _mm512_loadu_ps(br_ + 16), b2_ = _mm512_loadu_ps(br_ + 32);
+        __m512 b3_ = _mm512_loadu_ps(br_ + 48);
+        size_t o_ = p_;
+        TILE_ROW(0, x0_) TILE_ROW(1, x1_) TILE_ROW(2, x2_)
+        if (!(p_ & 1) && nv) {
+            if (Mp + FM_PFD < lim) {
+                _mm_prefetch((const char *)(Mp + FM_PFD), _MM_HINT_T0);
+                _mm_prefetch((const char *)(Gp + FM_PFD), _MM_HINT_T0);
+            }
+            __m512 a = _mm512_fmadd_ps(vmu, _mm512_loadu_ps(Mp), _mm512_loadu_ps(Gp));
+            _mm512_storeu_ps(Mp, a);
+            __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), hi = _mm512_cvtps_pd(hi8(a));
+            s0 = _mm512_fmadd_pd(lo, lo, s0);
+            s1 = _mm512_fmadd_pd(hi, hi, s1);
+            Mp += 16, Gp += 16, nv--;
+        }
+        TILE_ROW(3, x3_) TILE_ROW(4, x4_) TILE_ROW(5, x5_)
+    }
+    (void)sh;
+    acc[0] = s0, acc[1] = s1;
+#define ACC_STORE(r, v) _mm512_storeu_ps(out + (r) * PW + 16 * (v), c##r##v);
+    FOR_ACC(ACC_STORE)
+#undef ACC_STORE
+}
 
 /* P = M V, with G: first M <- mu M + G, fused (returns ‖M‖²); without G (NULL) M is only
  * read. Row blocks of XV_RB rows per thread; per block, reduction chunks of XV_KC; per chunk,
- * 6-row tiles, each prefetching the next row group's lines. */
+ * 6-row tiles, each prefetching the next row group's lines. The momentum runs one block ahead
+ * of the tiles, a piece per tile: inside the full tiles (staged_tile_mom), else as a burst
+ * before the tile. */
 static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V, float *P,
                       float *work) {
     work = align64(work);
@@ -333,21 +382,24 @@ static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, si
                 for (size_t p0 = 0; p0 < n; p0 += XV_KC) {
                     size_t kc = min_sz(XV_KC, n - p0);
                     for (size_t i = i0; i < i1; i += MR) {
+                        const char *pf[MR * XV_KC * sizeof(float) / 64];
+                        size_t npf = 0;
+                        if (i + MR < i1) add_lines(pf, &npf, M + (i + MR) * n + p0, n, min_sz(MR, i1 - i - MR), kc * sizeof(float));
+                        npf = fit_lines(pf, npf, kc, 0);
+                        if (mom && at < a1 && i + MR <= i1 && NV == 4) {
+                            size_t e = min_sz(a1, at + piece), nv = min_sz((e - at) / 16, kc / 2);
+                            staged_tile_mom(M + i * n + p0, n, vp + p0 * PW, kc, pr + i * PW, p0 == 0, pf, npf,
+                                            M + at, G + at, nv, M + hi * n, mu, acc);
+                            at += 16 * nv;
+                            if (at < e) momentum_piece(M, G, mu, at, e, acc);
+                            at = e;
+                            continue;
+                        }
                         if (mom && at < a1) {
                             size_t e = min_sz(a1, at + piece);
                             momentum_piece(M, G, mu, at, e, acc);
                             at = e;
                         }
-                        const char *pf[MR * XV_KC * sizeof(float) / 64 + 2 * FM_PF_LINES];
-                        size_t npf = 0;
-                        if (mom && at < a1) { /* the next piece's G and M lines first: they come from memory */
-                            size_t s0 = min_sz(a1, at + FM_AHEAD * piece), e = min_sz(a1, s0 + piece);
-                            size_t b = min_sz((e - s0) * sizeof(float), FM_PF_LINES * 64);
-                            add_lines(pf, &npf, G + s0, 0, 1, b);
-                            add_lines(pf, &npf, M + s0, 0, 1, b);
-                        }
-                        if (i + MR < i1) add_lines(pf, &npf, M + (i + MR) * n + p0, n, min_sz(MR, i1 - i - MR), kc * sizeof(float));
-                        npf = fit_lines(pf, npf, kc, 0);
                         staged_tile_any((int)min_sz(MR, i1 - i), NV, 0, M + i * n + p0, n, vp + p0 * PW, kc,
                                         pr + i * PW, p0 == 0, pf, npf, 0);
                     }

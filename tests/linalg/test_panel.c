@@ -3,8 +3,10 @@
  * tile, ragged tails (n not a multiple of 16, 64 or the column chunk), every register-tile
  * width (k = 1..64 in 16-column steps and in between), several 64-column blocks (k = 70, 130),
  * a row stride that is a multiple of 4 KiB (the case the packing exists for), and the
- * threaded sizes. Also: the results are bitwise independent of the thread count, and the
- * kernels write nothing past their declared workspace. */
+ * threaded sizes. The momentum pass fused with P = MV likewise (its interleaved full tiles
+ * need k > 48 and several row blocks: 257 x 301 x 61, 97 x 1024 x 61, 517 x 2048 x 64). Also:
+ * the results are bitwise independent of the thread count, and the kernels write nothing past
+ * their declared workspace. */
 #include "linalg/panel.h"
 #include "test_util.h"
 
@@ -78,6 +80,42 @@ static void check_shape(size_t m, size_t n, size_t k) {
     CHECK_MSG(!memcmp(P, P1, m * k * sizeof *P) && !memcmp(Z, Z1, n * k * sizeof *Z) &&
                   !memcmp(W, W1, m * n * sizeof *W),
               "%zux%zu k=%zu: results depend on the thread count", m, n, k);
+
+    /* The momentum fused with P = MV: M <- mu M + G in place, ‖M‖² returned, P = (new M) V. */
+    const float mu = 0.9f;
+    float *G = rmat(m * n), *M = malloc(m * n * sizeof *M), *M1 = malloc(m * n * sizeof *M1);
+    float *Pm = rmat(m * k), *Pm1 = malloc(m * k * sizeof *Pm1);
+    double *Mr = malloc(m * n * sizeof *Mr), *Pmr = malloc(m * k * sizeof *Pmr), nr = 0;
+    memcpy(M, X, m * n * sizeof *M);
+    memcpy(M1, X, m * n * sizeof *M1);
+    for (size_t i = 0; i < m * n; i++) {
+        Mr[i] = (double)mu * X[i] + G[i];
+        nr += Mr[i] * Mr[i];
+    }
+    for (size_t c = 0; c < k; c++)
+        for (size_t i = 0; i < m; i++) {
+            double d = 0;
+            for (size_t j = 0; j < n; j++) d += Mr[i * n + j] * V[c * n + j];
+            Pmr[c * m + i] = d;
+        }
+    double nm = spectra_panel_momentum_xv(m, n, M, G, mu, k, V, Pm, w);
+    CHECK_MSG(canaries_intact(w, need), "%zux%zu k=%zu: momentum + XV workspace overrun", m, n, k);
+    double em = 0;
+    for (size_t i = 0; i < m * n; i++) {
+        double e = fabs(M[i] - Mr[i]) / (fabs(Mr[i]) + 1e-30);
+        em = e > em ? e : em;
+    }
+    double epm = test_max_relerr(Pm, Pmr, m * k), en = fabs(nm - nr) / nr;
+    CHECK_MSG(em < 2e-7 && en < 1e-6 && epm < tol, "%zux%zu k=%zu: momentum M %.2e, |M|^2 %.2e, XV %.2e (tol %.1e)", m, n,
+              k, em, en, epm, tol);
+    omp_set_num_threads(1);
+    double nm1 = spectra_panel_momentum_xv(m, n, M1, G, mu, k, V, Pm1, w);
+    omp_set_num_threads(nt);
+    /* ‖M‖² is summed per thread, so only M and P must match bit for bit. */
+    CHECK_MSG(!memcmp(M, M1, m * n * sizeof *M) && !memcmp(Pm, Pm1, m * k * sizeof *Pm) && fabs(nm1 - nr) / nr < 1e-6,
+              "%zux%zu k=%zu: momentum + XV depends on the thread count", m, n, k);
+    free(G), free(M), free(M1), free(Pm), free(Pm1), free(Mr), free(Pmr);
+
     free(X), free(V), free(U), free(W), free(W0), free(P), free(Z), free(Pr), free(Zr), free(Wr);
     free(w), free(wu), free(P1), free(Z1), free(W1);
 }
