@@ -299,7 +299,7 @@ static inline void momentum_piece(float *restrict M, const float *restrict G, fl
 #ifndef FM_PFD
 #define FM_PFD 1024 /* floats ahead of the momentum's current vector whose G and M lines it prefetches */
 #endif
-/* The full 6 x 64 tile of P = XV with a piece of the momentum interleaved into its reduction:
+/* A 6-row tile of P = XV (NV vectors wide) with a piece of the momentum interleaved into its reduction:
  * one vector of M <- mu M + G every second step (nv <= kc / 2 vectors), prefetching the G and
  * M lines FM_PFD floats ahead as it goes (not past lim), ‖M‖² into two double accumulators.
  * The same piece run as a burst between tiles, its lines prefetched by the tile before, left
@@ -307,14 +307,14 @@ static inline void momentum_piece(float *restrict M, const float *restrict G, fl
  * FMAs, 21 ms of stream alone) the burst took 32 ms and this 25.5; in P = MV at 4096 x 14336
  * the fused pass went from 40.4 to 35.9 ms (docs/BENCHMARKS.md). One vector every step
  * measured 9% slower than every second; spreading nv evenly over the steps, the same. */
-static inline __attribute__((always_inline)) void staged_tile_mom(const float *x, size_t xs, const float *b, size_t kc,
-                                                                  float *out, int first, const char *const *pf,
-                                                                  size_t npf, float *Mp, const float *Gp, size_t nv,
-                                                                  const float *lim, float mu, __m512d *acc) {
-    enum { R = 6, NV = 4 };
-    const unsigned sh = 0;
+static inline __attribute__((always_inline)) void staged_tile_mom(int NV, const float *x, size_t xs, const float *b,
+                                                                  size_t kc, float *out, int first,
+                                                                  const char *const *pf, size_t npf, float *Mp,
+                                                                  const float *Gp, size_t nv, const float *lim,
+                                                                  float mu, __m512d *acc) {
+    enum { R = 6 };
     FOR_ACC(ACC_DECL)
-#define ACC_LOAD(r, v) if (!first) c##r##v = _mm512_loadu_ps(out + (r) * PW + 16 * (v));
+#define ACC_LOAD(r, v) if (ACC_USED(r, v) && !first) c##r##v = _mm512_loadu_ps(out + (r) * PW + 16 * (v));
     FOR_ACC(ACC_LOAD)
 #undef ACC_LOAD
     const __m512 vmu = _mm512_set1_ps(mu);
@@ -322,9 +322,11 @@ static inline __attribute__((always_inline)) void staged_tile_mom(const float *x
     const float *x0_ = x, *x1_ = x + xs, *x2_ = x + 2 * xs, *x3_ = x + 3 * xs, *x4_ = x + 4 * xs, *x5_ = x + 5 * xs;
     for (size_t p_ = 0; p_ < kc; p_++) {
         if (p_ < npf) _mm_prefetch(pf[p_], _MM_HINT_T0);
-        const float *br_ = b + p_ * PW;
-        __m512 b0_ = _mm512_loadu_ps(br_), b1_ = _mm512_loadu_ps(br_ + 16), b2_ = _mm512_loadu_ps(br_ + 32);
-        __m512 b3_ = _mm512_loadu_ps(br_ + 48);
+        const float *br_ = b + p_ * PW; /* the packed panel is zero past its width: no masks */
+        __m512 b0_ = _mm512_loadu_ps(br_), b1_ = b0_, b2_ = b0_, b3_ = b0_;
+        if (NV > 1) b1_ = _mm512_loadu_ps(br_ + 16);
+        if (NV > 2) b2_ = _mm512_loadu_ps(br_ + 32);
+        if (NV > 3) b3_ = _mm512_loadu_ps(br_ + 48);
         size_t o_ = p_;
         TILE_ROW(0, x0_) TILE_ROW(1, x1_) TILE_ROW(2, x2_)
         if (!(p_ & 1) && nv) {
@@ -341,18 +343,28 @@ static inline __attribute__((always_inline)) void staged_tile_mom(const float *x
         }
         TILE_ROW(3, x3_) TILE_ROW(4, x4_) TILE_ROW(5, x5_)
     }
-    (void)sh;
     acc[0] = s0, acc[1] = s1;
-#define ACC_STORE(r, v) _mm512_storeu_ps(out + (r) * PW + 16 * (v), c##r##v);
+#define ACC_STORE(r, v) if (ACC_USED(r, v)) _mm512_storeu_ps(out + (r) * PW + 16 * (v), c##r##v);
     FOR_ACC(ACC_STORE)
 #undef ACC_STORE
+}
+
+static void staged_tile_mom_any(int NV, const float *x, size_t xs, const float *b, size_t kc, float *out, int first,
+                                const char *const *pf, size_t npf, float *Mp, const float *Gp, size_t nv,
+                                const float *lim, float mu, __m512d *acc) {
+    switch (NV) {
+    case 4: staged_tile_mom(4, x, xs, b, kc, out, first, pf, npf, Mp, Gp, nv, lim, mu, acc); break;
+    case 3: staged_tile_mom(3, x, xs, b, kc, out, first, pf, npf, Mp, Gp, nv, lim, mu, acc); break;
+    case 2: staged_tile_mom(2, x, xs, b, kc, out, first, pf, npf, Mp, Gp, nv, lim, mu, acc); break;
+    default: staged_tile_mom(1, x, xs, b, kc, out, first, pf, npf, Mp, Gp, nv, lim, mu, acc); break;
+    }
 }
 
 /* P = M V, with G: first M <- mu M + G, fused (returns ‖M‖²); without G (NULL) M is only
  * read. Row blocks of XV_RB rows per thread; per block, reduction chunks of XV_KC; per chunk,
  * 6-row tiles, each prefetching the next row group's lines. The momentum runs one block ahead
- * of the tiles, a piece per tile: inside the full tiles (staged_tile_mom), else as a burst
- * before the tile. */
+ * of the tiles, a piece per tile: inside the 6-row tiles (staged_tile_mom), else (a block's
+ * last rows) as a burst before the tile. */
 static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V, float *P,
                       float *work) {
     work = align64(work);
@@ -386,10 +398,10 @@ static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, si
                         size_t npf = 0;
                         if (i + MR < i1) add_lines(pf, &npf, M + (i + MR) * n + p0, n, min_sz(MR, i1 - i - MR), kc * sizeof(float));
                         npf = fit_lines(pf, npf, kc, 0);
-                        if (mom && at < a1 && i + MR <= i1 && NV == 4) {
+                        if (mom && at < a1 && i + MR <= i1) {
                             size_t e = min_sz(a1, at + piece), nv = min_sz((e - at) / 16, kc / 2);
-                            staged_tile_mom(M + i * n + p0, n, vp + p0 * PW, kc, pr + i * PW, p0 == 0, pf, npf,
-                                            M + at, G + at, nv, M + hi * n, mu, acc);
+                            staged_tile_mom_any(NV, M + i * n + p0, n, vp + p0 * PW, kc, pr + i * PW, p0 == 0, pf, npf,
+                                                M + at, G + at, nv, M + hi * n, mu, acc);
                             at += 16 * nv;
                             if (at < e) momentum_piece(M, G, mu, at, e, acc);
                             at = e;

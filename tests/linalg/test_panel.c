@@ -3,8 +3,9 @@
  * tile, ragged tails (n not a multiple of 16, 64 or the column chunk), every register-tile
  * width (k = 1..64 in 16-column steps and in between), several 64-column blocks (k = 70, 130),
  * a row stride that is a multiple of 4 KiB (the case the packing exists for), and the
- * threaded sizes. The momentum pass fused with P = MV likewise (its interleaved full tiles
- * need k > 48 and several row blocks: 257 x 301 x 61, 97 x 1024 x 61, 517 x 2048 x 64). Also:
+ * threaded sizes. The momentum pass fused with P = MV likewise: its 6-row tiles carry the
+ * momentum of the next row block at every width, the blocks' ragged last rows do it before
+ * the tile, the first block before any tile. Also:
  * the results are bitwise independent of the thread count, and the kernels write nothing past
  * their declared workspace. */
 #include "linalg/panel.h"
