@@ -70,7 +70,8 @@ int main(int argc, char **argv) {
                        max_sz(B_panel_work(m, n, k), B_panel_update_work(m, n, k)));
     float *M = matrix(m * n), *G = matrix(m * n), *W = matrix(m * n);
     float *V = malloc(n * k * sizeof *V), *P = malloc(m * k * sizeof *P), *P2 = malloc(m * k * sizeof *P2);
-    float *Z = malloc(n * k * sizeof *Z), *Z2 = malloc(n * k * sizeof *Z2), *work = calloc(wf, sizeof *work);
+    /* Z2 also holds variant B's P = MV in the check below: sized for the larger of m and n */
+    float *Z = malloc(n * k * sizeof *Z), *Z2 = malloc(max_sz(m, n) * k * sizeof *Z2), *work = calloc(wf, sizeof *work);
     if (!M || !G || !W || !V || !P || !P2 || !Z || !Z2 || !work) {
         fprintf(stderr, "ab: out of memory\n");
         return 1;
