@@ -30,6 +30,11 @@ int spectra_panel_available(void) { return 1; }
 #ifndef XV_KC
 #define XV_KC 256   /* reduction chunk of P = XV: a 256 x 64 panel slice is 64 KiB (L2) */
 #endif
+#ifndef XV_KC_MOM
+#define XV_KC_MOM 512 /* the same with the momentum fused in (longer tiles, longer momentum pieces): 512
+                       * against 256 measured 0.96-0.99 in six interleaved A/B runs at k = 61 on
+                       * machine B (1.00 at 1024 x 3072, 1.02 at k = 20); P = XV alone 1.01, so 256 */
+#endif
 #ifndef XT_IB
 #define XT_IB 64    /* rows of X per block of Z = XᵀU: the 64 x 64 slice of U (16 KiB) and the copied
                      * 64 x 96 block of X (24 KiB) that every tile of a strip re-reads stay in L1
@@ -361,8 +366,8 @@ static void staged_tile_mom_any(int NV, const float *x, size_t xs, const float *
 }
 
 /* P = M V, with G: first M <- mu M + G, fused (returns ‖M‖²); without G (NULL) M is only
- * read. Row blocks of XV_RB rows per thread; per block, reduction chunks of XV_KC; per chunk,
- * 6-row tiles, each prefetching the next row group's lines. The momentum runs one block ahead
+ * read. Row blocks of XV_RB rows per thread; per block, reduction chunks of XV_KC (XV_KC_MOM
+ * with the momentum); per chunk, 6-row tiles, each prefetching the next row group's lines. The momentum runs one block ahead
  * of the tiles, a piece per tile: inside the 6-row tiles (staged_tile_mom), else (a block's
  * last rows) as a burst before the tile. */
 static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V, float *P,
@@ -375,6 +380,7 @@ static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, si
     for (size_t c0 = 0; c0 < k; c0 += PW) {
         size_t w = min_sz(PW, k - c0);
         int NV = (int)((w + 15) / 16), mom = G && c0 == 0;
+        const size_t KC = mom ? XV_KC_MOM : XV_KC;
 #pragma omp parallel num_threads(nt)
         {
             int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -389,12 +395,12 @@ static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, si
             for (size_t i0 = lo; i0 < hi; i0 += XV_RB) {
                 size_t i1 = min_sz(hi, i0 + XV_RB);
                 size_t a0 = i1 * n, a1 = min_sz(hi, i1 + XV_RB) * n; /* next block's momentum */
-                size_t tiles = ((i1 - i0 + MR - 1) / MR) * ((n + XV_KC - 1) / XV_KC);
+                size_t tiles = ((i1 - i0 + MR - 1) / MR) * ((n + KC - 1) / KC);
                 size_t piece = ((a1 > a0 ? a1 - a0 : 0) / tiles + 31) & ~(size_t)31, at = a0;
-                for (size_t p0 = 0; p0 < n; p0 += XV_KC) {
-                    size_t kc = min_sz(XV_KC, n - p0);
+                for (size_t p0 = 0; p0 < n; p0 += KC) {
+                    size_t kc = min_sz(KC, n - p0);
                     for (size_t i = i0; i < i1; i += MR) {
-                        const char *pf[MR * XV_KC * sizeof(float) / 64];
+                        const char *pf[MR * (XV_KC > XV_KC_MOM ? XV_KC : XV_KC_MOM) * sizeof(float) / 64];
                         size_t npf = 0;
                         if (i + MR < i1) add_lines(pf, &npf, M + (i + MR) * n + p0, n, min_sz(MR, i1 - i - MR), kc * sizeof(float));
                         npf = fit_lines(pf, npf, kc, 0);
