@@ -273,6 +273,17 @@ static void thread_range(size_t total, size_t b, int t, int T, size_t *lo, size_
 /* The upper 8 floats of a (AVX-512F only; the ps form needs DQ). */
 static inline __m256 hi8(__m512 a) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)); }
 
+/* One vector (lanes under mk) of M <- mu M + G at m, g; its squares summed in double, the lower
+ * eight lanes into *lo and the upper eight into *hi. */
+static inline __attribute__((always_inline)) void momentum_vec(float *m, const float *g, __m512 vmu, __mmask16 mk,
+                                                               __m512d *lo, __m512d *hi) {
+    __m512 a = _mm512_fmadd_ps(vmu, _mm512_maskz_loadu_ps(mk, m), _mm512_maskz_loadu_ps(mk, g));
+    _mm512_mask_storeu_ps(m, mk, a);
+    __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), a1 = _mm512_cvtps_pd(hi8(a));
+    *lo = _mm512_fmadd_pd(a0, a0, *lo);
+    *hi = _mm512_fmadd_pd(a1, a1, *hi);
+}
+
 /* M[lo, hi) <- mu M + G, returning the sum of the new M's squares into four double lanes
  * (independent accumulators: one chain of double adds would bound the pass by add latency). */
 static inline void momentum_piece(float *restrict M, const float *restrict G, float mu, size_t lo, size_t hi,
@@ -280,38 +291,23 @@ static inline void momentum_piece(float *restrict M, const float *restrict G, fl
     const __m512 vmu = _mm512_set1_ps(mu);
     size_t i = lo;
     for (; i + 32 <= hi; i += 32) {
-        __m512 a = _mm512_fmadd_ps(vmu, _mm512_loadu_ps(M + i), _mm512_loadu_ps(G + i));
-        __m512 b = _mm512_fmadd_ps(vmu, _mm512_loadu_ps(M + i + 16), _mm512_loadu_ps(G + i + 16));
-        _mm512_storeu_ps(M + i, a);
-        _mm512_storeu_ps(M + i + 16, b);
-        __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), a1 = _mm512_cvtps_pd(hi8(a));
-        __m512d b0 = _mm512_cvtps_pd(_mm512_castps512_ps256(b)), b1 = _mm512_cvtps_pd(hi8(b));
-        acc[0] = _mm512_fmadd_pd(a0, a0, acc[0]);
-        acc[1] = _mm512_fmadd_pd(a1, a1, acc[1]);
-        acc[2] = _mm512_fmadd_pd(b0, b0, acc[2]);
-        acc[3] = _mm512_fmadd_pd(b1, b1, acc[3]);
+        momentum_vec(M + i, G + i, vmu, (__mmask16)0xFFFF, &acc[0], &acc[1]);
+        momentum_vec(M + i + 16, G + i + 16, vmu, (__mmask16)0xFFFF, &acc[2], &acc[3]);
     }
-    for (; i < hi; i += 16) {
-        __mmask16 mk = tail_mask(hi - i);
-        __m512 a = _mm512_fmadd_ps(vmu, _mm512_maskz_loadu_ps(mk, M + i), _mm512_maskz_loadu_ps(mk, G + i));
-        _mm512_mask_storeu_ps(M + i, mk, a);
-        __m512d a0 = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), a1 = _mm512_cvtps_pd(hi8(a));
-        acc[0] = _mm512_fmadd_pd(a0, a0, acc[0]);
-        acc[1] = _mm512_fmadd_pd(a1, a1, acc[1]);
-    }
+    for (; i < hi; i += 16) momentum_vec(M + i, G + i, vmu, tail_mask(hi - i), &acc[0], &acc[1]);
 }
 
 #ifndef FM_PFD
 #define FM_PFD 1024 /* floats ahead of the momentum's current vector whose G and M lines it prefetches */
 #endif
-/* A 6-row tile of P = XV (NV vectors wide) with a piece of the momentum interleaved into its reduction:
- * one vector of M <- mu M + G every second step (nv <= kc / 2 vectors), prefetching the G and
+/* A 6-row tile of P = XV (NV vectors wide) with a piece of the momentum interleaved into its
+ * reduction: one vector of M <- mu M + G every second step (nv <= kc / 2 vectors), prefetching the G and
  * M lines FM_PFD floats ahead as it goes (not past lim), ‖M‖² into two double accumulators.
  * The same piece run as a burst between tiles, its lines prefetched by the tile before, left
- * more of the G/M stream exposed: in a microbenchmark (L1-resident tiles, 2 threads, 22 ms of
- * FMAs, 21 ms of stream alone) the burst took 32 ms and this 25.5; in P = MV at 4096 x 14336
- * the fused pass went from 40.4 to 35.9 ms (docs/BENCHMARKS.md). One vector every step
- * measured 9% slower than every second; spreading nv evenly over the steps, the same. */
+ * more of the G/M stream exposed: 25-41% of it against 17-31% this way in scripts/overlap
+ * (L1-resident tiles, 2 threads); in P = MV at 4096 x 14336 the fused pass went from 40.4 to
+ * 35.9 ms (docs/BENCHMARKS.md). One vector every step measured 9% slower than every second;
+ * spreading nv evenly over the steps, the same. */
 static inline __attribute__((always_inline)) void staged_tile_mom(int NV, const float *x, size_t xs, const float *b,
                                                                   size_t kc, float *out, int first,
                                                                   const char *const *pf, size_t npf, float *Mp,
@@ -339,11 +335,7 @@ static inline __attribute__((always_inline)) void staged_tile_mom(int NV, const 
                 _mm_prefetch((const char *)(Mp + FM_PFD), _MM_HINT_T0);
                 _mm_prefetch((const char *)(Gp + FM_PFD), _MM_HINT_T0);
             }
-            __m512 a = _mm512_fmadd_ps(vmu, _mm512_loadu_ps(Mp), _mm512_loadu_ps(Gp));
-            _mm512_storeu_ps(Mp, a);
-            __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a)), hi = _mm512_cvtps_pd(hi8(a));
-            s0 = _mm512_fmadd_pd(lo, lo, s0);
-            s1 = _mm512_fmadd_pd(hi, hi, s1);
+            momentum_vec(Mp, Gp, vmu, (__mmask16)0xFFFF, &s0, &s1);
             Mp += 16, Gp += 16, nv--;
         }
         TILE_ROW(3, x3_) TILE_ROW(4, x4_) TILE_ROW(5, x5_)
@@ -367,9 +359,9 @@ static void staged_tile_mom_any(int NV, const float *x, size_t xs, const float *
 
 /* P = M V, with G: first M <- mu M + G, fused (returns ‖M‖²); without G (NULL) M is only
  * read. Row blocks of XV_RB rows per thread; per block, reduction chunks of XV_KC (XV_KC_MOM
- * with the momentum); per chunk, 6-row tiles, each prefetching the next row group's lines. The momentum runs one block ahead
- * of the tiles, a piece per tile: inside the 6-row tiles (staged_tile_mom), else (a block's
- * last rows) as a burst before the tile. */
+ * with the momentum); per chunk, 6-row tiles, each prefetching the next row group's lines.
+ * The momentum runs one block ahead of the tiles, a piece per tile: inside the 6-row tiles
+ * (staged_tile_mom), else (a block's last rows) as a burst before the tile. */
 static double xv_pass(size_t m, size_t n, float *M, const float *G, float mu, size_t k, const float *V, float *P,
                       float *work) {
     work = align64(work);
