@@ -8,7 +8,9 @@
  * panel": what the products reach at those thin shapes as the step runs them — skinny or
  * panel kernels, or sgemm — so the rest is the step's overhead). After the timed steps, a few
  * "paired" steps each follow a fresh measurement of the reference (sgemm, or triad for the
- * elementwise optimizers), and their ratios to it are the figures to quote on a noisy host. */
+ * elementwise optimizers), and their ratios to it are the figures to quote on a noisy host.
+ * Last, pairs of steps back to back give the same-minute ratios Spectra/AdamW and
+ * Muon/Spectra (run_pairs). */
 #include "bench_util.h"
 #include "cli.h"
 #include "spectra/spectra.h"
@@ -39,6 +41,7 @@ typedef struct bench_opts {
     int n_cfgs;
     int repeats, warmup, json, check_finite;
     int paired; /* steps timed beside a reference measurement, after the timed ones */
+    int pairs;  /* back-to-back step pairs for the same-minute optimizer ratios */
     double rank_ratio;
 } bench_opts;
 
@@ -63,6 +66,11 @@ static void usage(FILE *f) {
             "                    (sgemm 4096^3, or STREAM triad for AdamW/SGD), and the median of their\n"
             "                    ratios to it: the ratio to quote on a noisy host (default 5; 0 = off)\n"
             "  --no-paired       the same as --paired 0\n"
+            "  --pairs N         then N pairs of steps back to back (order alternating), spectra-t1 with\n"
+            "                    adamw and with muon when listed: the same-minute ratios spectra-t1/adamw and\n"
+            "                    muon/spectra-t1 as medians of per-pair ratios, which the host's drifts between\n"
+            "                    one optimizer's steps and the next's do not move (default 5; 0 = off);\n"
+            "                    for shapes that fit in the caches a pair's steps evict each other's data\n"
             "  --json            one JSON document on stdout instead of tables\n"
             "  --device cpu|cuda run on the CPU (default) or the GPU (spectra bench optim --device cuda --help)\n"
             "Run with OPENBLAS_CORETYPE unset so OpenBLAS uses this CPU's own kernels.\n");
@@ -160,25 +168,37 @@ typedef struct result {
 
 static const char *const PHASE_NAMES[SPECTRA_STEP_PHASES] = {"momentum", "P=XV", "QR", "XtU", "normalize", "update"};
 
-static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, float *W, float *G, double triad_gbs,
-                   double gemm_gflops, double panel_gflops, bench_probe *probe, result *res) {
-    memset(res, 0, sizeof *res);
+/* One optimizer on the bench's W and G, warmed up. NULL (message printed) on failure. */
+static spectra_optim *make_warm(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, float *W, float *G) {
     spectra_optim *opt;
     spectra_hparams hp = spectra_hparams_default(c->algo);
     hp.power_iters = c->T;
     hp.rank_ratio = o->rank_ratio;
     int g;
-    if (spectra_optim_create(&opt, 1) || spectra_optim_add_group(opt, &hp, &g) ||
-        spectra_optim_add_param(opt, g, "w", W, G, m, n)) {
+    if (spectra_optim_create(&opt, 1)) {
         fprintf(stderr, "spectra bench: %s\n", spectra_last_error());
-        return -1;
+        return NULL;
+    }
+    if (spectra_optim_add_group(opt, &hp, &g) || spectra_optim_add_param(opt, g, "w", W, G, m, n)) {
+        fprintf(stderr, "spectra bench: %s\n", spectra_last_error());
+        spectra_optim_destroy(opt);
+        return NULL;
     }
     spectra_optim_set_check_finite(opt, o->check_finite);
     for (int i = 0; i < o->warmup; i++)
         if (spectra_optim_step(opt) != SPECTRA_OK) {
             fprintf(stderr, "spectra bench: %s\n", spectra_optim_last_error(opt));
-            return -1;
+            spectra_optim_destroy(opt);
+            return NULL;
         }
+    return opt;
+}
+
+static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, float *W, float *G, double triad_gbs,
+                   double gemm_gflops, double panel_gflops, bench_probe *probe, result *res) {
+    memset(res, 0, sizeof *res);
+    spectra_optim *opt = make_warm(o, c, m, n, W, G);
+    if (!opt) return -1;
     int R = o->repeats, PR = o->paired;
     double *ts = malloc(((size_t)R * (1 + SPECTRA_STEP_PHASES) + 3 * (size_t)PR) * sizeof *ts);
     if (!ts) {
@@ -243,6 +263,49 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
     return 0;
 }
 
+/* The same-minute ratio time(num) / time(den): o->pairs pairs of steps back to back, the order
+ * alternating, and the median of the per-pair ratios with its range. On a host whose speed
+ * drifts from minute to minute, the ratio of two medians measured minutes apart moves with
+ * the drift; a pair's two steps share it. Both optimizers step the same W (its values do not
+ * matter to the timing). */
+static int run_pairs(const bench_opts *o, const optim_cfg *num, const optim_cfg *den, size_t m, size_t n, float *W,
+                     float *G, bench_stats *out) {
+    spectra_optim *a = make_warm(o, num, m, n, W, G), *b = a ? make_warm(o, den, m, n, W, G) : NULL;
+    double *ratio = malloc((size_t)o->pairs * sizeof *ratio);
+    int rc = -1;
+    if (a && b && !ratio) fprintf(stderr, "spectra bench: out of memory\n");
+    if (a && b && ratio) {
+        rc = 0;
+        for (int i = 0; i < o->pairs && !rc; i++) {
+            double t[2];
+            for (int j = 0; j < 2; j++) {
+                int which = (i & 1) ? 1 - j : j; /* 0: num, 1: den */
+                spectra_optim *opt = which ? b : a;
+                double t0 = bench_now();
+                if (spectra_optim_step(opt) != SPECTRA_OK) {
+                    fprintf(stderr, "spectra bench: %s\n", spectra_optim_last_error(opt));
+                    rc = -1;
+                    break;
+                }
+                t[which] = bench_now() - t0;
+            }
+            if (!rc) ratio[i] = t[0] / t[1];
+        }
+        if (!rc) *out = bench_summarize(ratio, o->pairs);
+    }
+    free(ratio);
+    spectra_optim_destroy(b);
+    spectra_optim_destroy(a);
+    return rc;
+}
+
+/* A same-minute ratio for the JSON document's "same_minute" list. */
+typedef struct pair_result {
+    size_t m, n;
+    char name[72];
+    bench_stats r;
+} pair_result;
+
 static int bench_optim(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--device")) {
@@ -260,6 +323,7 @@ static int bench_optim(int argc, char **argv) {
     o.warmup = 2;
     o.rank_ratio = 0.015;
     o.paired = 5;
+    o.pairs = 5;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -280,12 +344,13 @@ static int bench_optim(int argc, char **argv) {
         } else if (!strcmp(a, "--optims") && v) {
             if (parse_optims(&o, v)) { fprintf(stderr, "spectra bench optim: bad --optims '%s'\n", v); return 2; }
             i++;
-        } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup") || !strcmp(a, "--paired")) && v) {
+        } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup") || !strcmp(a, "--paired") || !strcmp(a, "--pairs")) && v) {
             char *end;
             long x = strtol(v, &end, 10);
-            if (*end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
+            if (!*v || *end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
             if (a[2] == 'r') o.repeats = (int)x;
             else if (a[2] == 'w') o.warmup = (int)x;
+            else if (!strcmp(a, "--pairs")) o.pairs = (int)x;
             else o.paired = (int)x;
             i++;
         } else if (!strcmp(a, "--rank-ratio") && v) {
@@ -324,6 +389,15 @@ static int bench_optim(int argc, char **argv) {
                o.repeats, o.warmup, o.check_finite ? "; with NaN/Inf scan" : "");
     }
     int first = 1;
+    pair_result pairs[2 * 16];
+    int n_pairs = 0;
+    const optim_cfg *cfg_s1 = NULL, *cfg_adamw = NULL, *cfg_muon = NULL;
+    for (int c = 0; c < o.n_cfgs; c++) {
+        const optim_cfg *cfg = &o.cfgs[c];
+        if (cfg->algo == SPECTRA_ALGO_SPECTRA && cfg->T == 1 && !cfg_s1) cfg_s1 = cfg;
+        if (cfg->algo == SPECTRA_ALGO_ADAMW && !cfg_adamw) cfg_adamw = cfg;
+        if (cfg->algo == SPECTRA_ALGO_MUON && !cfg_muon) cfg_muon = cfg;
+    }
     for (int s = 0; s < o.n_shapes; s++) {
         size_t m = o.shapes[s][0], n = o.shapes[s][1], mn = m * n;
         /* 64-byte aligned, as the trainer's parameters and gradients are: with W 16 bytes off
@@ -411,15 +485,52 @@ static int bench_optim(int argc, char **argv) {
                 }
             }
         }
+        /* Same-minute ratios: spectra-t1 against adamw and muon, pair by pair. */
+        bench_stats sa = {0, 0, 0, 0}, ms = {0, 0, 0, 0};
+        for (int q = 0; q < 2 && o.pairs > 0 && cfg_s1; q++) {
+            const optim_cfg *other = q ? cfg_muon : cfg_adamw;
+            if (!other) continue;
+            if (!o.json) {
+                fprintf(stderr, "  pairs %s, %s...\r", cfg_s1->label, other->label);
+                fflush(stderr);
+            }
+            bench_stats *st = q ? &ms : &sa;
+            if (q ? run_pairs(&o, other, cfg_s1, m, n, W, G, st) : run_pairs(&o, cfg_s1, other, m, n, W, G, st)) {
+                free(W);
+                free(G);
+                bench_probe_destroy(probe);
+                return 1;
+            }
+            pair_result *pr = &pairs[n_pairs++];
+            pr->m = m, pr->n = n, pr->r = *st;
+            snprintf(pr->name, sizeof pr->name, "%s/%s", q ? other->label : cfg_s1->label,
+                     q ? cfg_s1->label : other->label);
+        }
         if (!o.json) {
-            if (t_spectra1 > 0 && t_adamw > 0) printf("ratio spectra-t1 / adamw = %.2f\n", t_spectra1 / t_adamw);
-            if (t_spectra1 > 0 && t_muon > 0) printf("ratio muon / spectra-t1 = %.1f\n", t_muon / t_spectra1);
+            if (t_spectra1 > 0 && t_adamw > 0) {
+                printf("ratio spectra-t1 / adamw = %.2f (medians)", t_spectra1 / t_adamw);
+                if (sa.n) printf("; same-minute %.2f (%.2f..%.2f) over %d pairs", sa.median, sa.min, sa.max, sa.n);
+                printf("\n");
+            }
+            if (t_spectra1 > 0 && t_muon > 0) {
+                printf("ratio muon / spectra-t1 = %.1f (medians)", t_muon / t_spectra1);
+                if (ms.n) printf("; same-minute %.1f (%.1f..%.1f) over %d pairs", ms.median, ms.min, ms.max, ms.n);
+                printf("\n");
+            }
         }
         free(W);
         free(G);
     }
     bench_probe_destroy(probe);
-    if (o.json) printf("\n]}\n");
+    if (o.json) {
+        printf("\n], \"same_minute\": [");
+        for (int i = 0; i < n_pairs; i++)
+            printf("%s\n  {\"rows\": %zu, \"cols\": %zu, \"ratio\": \"%s\", \"pairs\": %d, \"median\": %.6g, \"min\": %.6g, "
+                   "\"max\": %.6g}",
+                   i ? "," : "", pairs[i].m, pairs[i].n, pairs[i].name, pairs[i].r.n, pairs[i].r.median, pairs[i].r.min,
+                   pairs[i].r.max);
+        printf("\n]}\n");
+    }
     return 0;
 }
 

@@ -3,12 +3,15 @@
 # times and the reference rates it reports (each ratio's median and range must lie between the
 # ratios formed from the extreme step times and extreme reference rates), --paired N gives N
 # such steps, the reference is sgemm for the gemm-bound optimizers and STREAM triad for the
-# elementwise ones, --no-paired drops them, and bad arguments exit 2 without output on stdout.
+# elementwise ones, --no-paired drops them, --pairs N gives the same-minute ratios
+# spectra-t1/adamw and muon/spectra-t1 over N pairs (muon's Newton-Schulz iterations cost far more
+# than one Spectra step, so that ratio must exceed 1), --pairs 0 none, and bad arguments exit 2
+# without output on stdout.
 . "$(dirname "$0")/../lib.sh"
 
 run() { env -u OPENBLAS_CORETYPE "$SPECTRA" bench optim --shapes 96x160 --repeats 3 --warmup 1 --json "$@"; }
 
-run --optims spectra-t1,adamw,muon --paired 4 >"$work/p.json" 2>"$work/p.err"; rc=$?
+run --optims spectra-t1,adamw,muon --paired 4 --pairs 3 >"$work/p.json" 2>"$work/p.err"; rc=$?
 check "bench optim --json runs" '[ $rc -eq 0 ]'
 check "paired ratios lie within the bounds the reported extremes give" \
   'python3 - "$work/p.json" <<"PY"
@@ -38,10 +41,24 @@ for r in d["results"]:
     assert bound_lo * (1 - eps) <= lo and hi <= bound_hi * (1 + eps), (r["optimizer"], lo, hi, bound_lo, bound_hi)
 assert seen == {"spectra-t1", "adamw", "muon"}, seen
 PY'
+check "--pairs 3: the same-minute ratios, 3 pairs each, ordered, muon/spectra-t1 > 1" \
+  'python3 - "$work/p.json" <<"PY"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sm = {p["ratio"]: p for p in d["same_minute"]}
+assert set(sm) == {"spectra-t1/adamw", "muon/spectra-t1"}, sm
+for p in sm.values():
+    assert (p["rows"], p["cols"]) == (96, 160) and p["pairs"] == 3, p
+    assert 0 < p["min"] <= p["median"] <= p["max"], p
+assert sm["muon/spectra-t1"]["min"] > 1, sm
+PY'
 
 run --optims spectra-t1 --no-paired >"$work/u.json" 2>/dev/null; rc=$?
 check "--no-paired: no paired figures" \
   '[ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert all(\"paired\" not in r for r in d[\"results\"])" "$work/u.json"'
+run --optims spectra-t1,adamw --pairs 0 >"$work/n.json" 2>/dev/null; rc=$?
+check "--pairs 0: no same-minute ratios" \
+  '[ $rc -eq 0 ] && python3 -c "import json,sys; assert json.load(open(sys.argv[1]))[\"same_minute\"] == []" "$work/n.json"'
 
 "$SPECTRA" bench optim --no-such-flag >"$work/o" 2>"$work/e"; rc=$?
 check "an unknown flag exits 2 and names it" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "no-such-flag" "$work/e"'
@@ -49,4 +66,6 @@ check "an unknown flag exits 2 and names it" '[ $rc -eq 2 ] && [ ! -s "$work/o" 
 check "--repeats 0 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --repeats" "$work/e"'
 "$SPECTRA" bench optim --paired -1 >"$work/o" 2>"$work/e"; rc=$?
 check "--paired -1 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --paired" "$work/e"'
+"$SPECTRA" bench optim --pairs -1 >"$work/o" 2>"$work/e"; rc=$?
+check "--pairs -1 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --pairs" "$work/e"'
 finish test_bench_cli
