@@ -488,14 +488,15 @@ static int bench_optim(int argc, char **argv) {
         /* Same-minute ratios: spectra-t1 against adamw and muon, pair by pair. */
         bench_stats sa = {0, 0, 0, 0}, ms = {0, 0, 0, 0};
         for (int q = 0; q < 2 && o.pairs > 0 && cfg_s1; q++) {
-            const optim_cfg *other = q ? cfg_muon : cfg_adamw;
-            if (!other) continue;
+            /* q = 0: spectra-t1 / adamw; q = 1: muon / spectra-t1 */
+            const optim_cfg *num = q ? cfg_muon : cfg_s1, *den = q ? cfg_s1 : cfg_adamw;
+            if (!num || !den) continue;
             if (!o.json) {
-                fprintf(stderr, "  pairs %s, %s...\r", cfg_s1->label, other->label);
+                fprintf(stderr, "  pairs %s, %s...\r", num->label, den->label);
                 fflush(stderr);
             }
             bench_stats *st = q ? &ms : &sa;
-            if (q ? run_pairs(&o, other, cfg_s1, m, n, W, G, st) : run_pairs(&o, cfg_s1, other, m, n, W, G, st)) {
+            if (run_pairs(&o, num, den, m, n, W, G, st)) {
                 free(W);
                 free(G);
                 bench_probe_destroy(probe);
@@ -503,8 +504,7 @@ static int bench_optim(int argc, char **argv) {
             }
             pair_result *pr = &pairs[n_pairs++];
             pr->m = m, pr->n = n, pr->r = *st;
-            snprintf(pr->name, sizeof pr->name, "%s/%s", q ? other->label : cfg_s1->label,
-                     q ? cfg_s1->label : other->label);
+            snprintf(pr->name, sizeof pr->name, "%s/%s", num->label, den->label);
         }
         if (!o.json) {
             if (t_spectra1 > 0 && t_adamw > 0) {
