@@ -30,7 +30,7 @@ double bench_probe_sgemm(bench_probe *p);
 
 /* The best triad bandwidth of `reps` runs (STREAM's convention). */
 double bench_stream_triad(bench_probe *p, int reps);
-/* The median sgemm rate of `reps` runs. */
+/* The best sgemm rate of `reps` runs (the peak, as for the triad). */
 double bench_sgemm_rate(bench_probe *p, int reps);
 /* Median GFLOP/s of the two products of one Spectra power-iteration step on a rows x cols
  * matrix with a rank-k panel: P = M·V and Z = Mᵀ·U, at the panel width the optimizer uses

@@ -376,7 +376,7 @@ static int bench_optim(int argc, char **argv) {
         return 1;
     }
     double triad = bench_stream_triad(probe, 20);
-    double peak = bench_sgemm_rate(probe, 3);
+    double peak = bench_sgemm_rate(probe, 7);
     if (o.json) {
         printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
                "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.6g, \"sgemm_4096_gflops\": %.6g, \"results\": [",
