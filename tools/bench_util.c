@@ -106,16 +106,21 @@ double bench_probe_sgemm(bench_probe *p) {
     return 2.0 * (double)g * (double)g * (double)g / t / 1e9;
 }
 
+/* The best of `reps` runs of a probe. */
+static double best_of(double (*probe)(bench_probe *), bench_probe *p, int reps) {
+    double best = 0.0;
+    for (int r = 0; r < reps; r++) {
+        double rate = probe(p);
+        if (rate > best) best = rate;
+    }
+    return best;
+}
+
 double bench_stream_triad(bench_probe *p, int reps) {
     /* STREAM's convention: the best rate. On this (virtualized) machine single repetitions
      * dip by up to 40% when a neighbour runs; the median of 10 moved from 41 to 69 GB/s
      * between runs, while the best of 20 is stable. */
-    double best = 0.0;
-    for (int r = 0; r < reps; r++) {
-        double gbs = bench_probe_triad(p);
-        if (gbs > best) best = gbs;
-    }
-    return best;
+    return best_of(bench_probe_triad, p, reps);
 }
 
 double bench_sgemm_rate(bench_probe *p, int reps) {
@@ -123,12 +128,7 @@ double bench_sgemm_rate(bench_probe *p, int reps) {
      * host a median of a few can land in a slow minute and make the floor lenient (a median of
      * 3 read 236 GFLOP/s where the steps' own probes read 229-320, and the step looked 1.15x
      * of its floor against 1.40x paired; docs/BENCHMARKS.md). */
-    double best = 0.0;
-    for (int r = 0; r < reps; r++) {
-        double gflops = bench_probe_sgemm(p);
-        if (gflops > best) best = gflops;
-    }
-    return best;
+    return best_of(bench_probe_sgemm, p, reps);
 }
 
 double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps) {

@@ -10,8 +10,10 @@
 # FLAGS override panel.c's tuning macros (XV_KC, XV_RB, XT_IB, XT_JW, XT_SJ, XT_AHEAD, UP_RB,
 # UP_JC). SRC_A / SRC_B select other source files (a modified copy of panel.c), ONLY a subset of
 # the kernels (m = momentum + P = MV, x = P = MV, t = Z = MᵀU, u = update), T the threads
-# (default 2). HUGE=1 backs the matrices with transparent huge pages. The first output line
-# checks that both variants compute the same P = MV and Z = MᵀU (max abs difference).
+# (default 2). HUGE=1 backs the matrices with transparent huge pages. CHECK=file.c links a
+# program against both variants (symbols A_panel_*, B_panel_*) and runs it first; a failure
+# stops the run. The timing's first output line checks that both variants compute the same
+# P = MV and Z = MᵀU (max abs difference).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -29,5 +31,9 @@ for v in A B; do
   objcopy "${args[@]}" "$out/$v.o"
 done
 gcc -O2 -march=native -fopenmp "$here/driver.c" "$out/A.o" "$out/B.o" -o "$out/ab" -lm
+if [ -n "${CHECK:-}" ]; then # a correctness check of the two variants, linked against the same objects
+  gcc -O2 -fopenmp "$CHECK" "$out/A.o" "$out/B.o" -o "$out/check" -lm
+  OMP_NUM_THREADS="${T:-2}" "$out/check"
+fi
 shift 2
 env -u OPENBLAS_CORETYPE OMP_NUM_THREADS="${T:-2}" "$out/ab" "$@"
