@@ -36,6 +36,12 @@ double bench_sgemm_rate(bench_probe *p, int reps);
  * matrix with a rank-k panel: P = M·V and Z = Mᵀ·U, at the panel width the optimizer uses
  * (k, or k padded to 16 for sgemm); the GFLOP count is that of the k useful columns. */
 double bench_panel_gemm_rate(size_t rows, size_t cols, size_t k, int reps);
+/* OpenBLAS's own rate at the step's shapes, the independent reference for "sgemm throughput
+ * at the step's shapes" (issue 5): the three products of a Spectra T=1 step as plain
+ * cblas_sgemm calls at exactly k columns, P = M·V, Z = Mᵀ·P and M += a·P·Zᵀ (the rank-k
+ * correction), 6·rows·cols·k FLOPs; GFLOP/s of the best of `reps` rounds, the peak
+ * convention of the other references. 0 when out of memory. */
+double bench_step_sgemm_rate(size_t rows, size_t cols, size_t k, int reps);
 
 /* The OpenBLAS kernel family in use, e.g. "Zen" or "Haswell", and its build config. */
 const char *bench_openblas_core(void);

@@ -6,7 +6,10 @@
  * Two floors: with the square sgemm rate (4096³, "x of floor": what the FLOPs would cost at
  * the machine's best gemm speed) and with the rate of the step's own panel products ("x
  * panel": what the products reach at those thin shapes as the step runs them — skinny or
- * panel kernels, or sgemm — so the rest is the step's overhead). After the timed steps, a few
+ * panel kernels, or sgemm — so the rest is the step's overhead); and for Spectra a third,
+ * "x sgemm@k", with OpenBLAS's own rate at the step's three product shapes (plain cblas_sgemm
+ * at exactly k columns: the independent answer to "how fast does this machine's sgemm do
+ * these products"). After the timed steps, a few
  * "paired" steps each follow a fresh measurement of the reference (sgemm, or triad for the
  * elementwise optimizers), and their ratios to it are the figures to quote on a noisy host.
  * Last, pairs of steps back to back give the same-minute ratios Spectra/AdamW and
@@ -152,7 +155,8 @@ typedef struct result {
     bench_stats t;
     double bytes, flops, state_bytes;
     double floor_s;       /* max(FLOPs / sgemm 4096³ rate, bytes / triad): SPEC §7's floor */
-    double floor_panel_s; /* the same with the sgemm rate at the step's own panel shapes */
+    double floor_panel_s; /* the same with the rate of the step's own panel products */
+    double floor_shapes_s; /* the same with OpenBLAS's sgemm rate at the step's three product shapes */
     size_t rank;
     /* Paired: --paired more steps, each just after the reference measured once more (sgemm
      * for the gemm-bound optimizers, triad for the elementwise ones), and each step's ratio to
@@ -195,7 +199,7 @@ static spectra_optim *make_warm(const bench_opts *o, const optim_cfg *c, size_t 
 }
 
 static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, float *W, float *G, double triad_gbs,
-                   double gemm_gflops, double panel_gflops, bench_probe *probe, result *res) {
+                   double gemm_gflops, double panel_gflops, double shapes_gflops, bench_probe *probe, result *res) {
     memset(res, 0, sizeof *res);
     spectra_optim *opt = make_warm(o, c, m, n, W, G);
     if (!opt) return -1;
@@ -240,6 +244,8 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
     /* The panel rate describes Spectra's products; Muon and Dion run square-ish gemms. */
     double panel = c->algo == SPECTRA_ALGO_SPECTRA ? res->flops / (panel_gflops * 1e9) : compute;
     res->floor_panel_s = panel > memory ? panel : memory;
+    double shapes = c->algo == SPECTRA_ALGO_SPECTRA && shapes_gflops > 0 ? res->flops / (shapes_gflops * 1e9) : compute;
+    res->floor_shapes_s = shapes > memory ? shapes : memory;
     /* Paired ratios, step by step: the floor with the sgemm rate of that moment (its memory
      * part keeps the run's best triad, STREAM's convention), or the bandwidth against the
      * triad of that moment. */
@@ -419,10 +425,16 @@ static int bench_optim(int argc, char **argv) {
         size_t k = (size_t)floor(o.rank_ratio * (double)(m < n ? m : n) + 0.5);
         if (k < 1) k = 1;
         double panel = bench_panel_gemm_rate(m, n, k, 5);
+        /* OpenBLAS at the step's shapes, the independent reference; only Spectra rows use it */
+        int any_spectra = 0;
+        for (int c = 0; c < o.n_cfgs; c++) any_spectra |= o.cfgs[c].algo == SPECTRA_ALGO_SPECTRA;
+        double shapes = any_spectra ? bench_step_sgemm_rate(m, n, k, 5) : 0.0;
         if (!o.json) {
-            printf("\n%zu x %zu  (k = %zu; XV + XᵀU at the step's panel shapes: %.0f GFLOP/s)\n", m, n, k, panel);
-            printf("%-12s %10s %10s %10s %9s %8s %9s %8s %10s %8s %11s %8s\n", "optimizer", "median ms", "min ms", "max ms",
-                   "GB model", "GB/s", "GFLOP", "GFLOP/s", "state MB", "floor ms", "x of floor", "x panel");
+            printf("\n%zu x %zu  (k = %zu; XV + XᵀU at the step's panel shapes: %.0f GFLOP/s", m, n, k, panel);
+            if (shapes > 0) printf("; OpenBLAS sgemm at the step's 3 product shapes: %.0f GFLOP/s", shapes);
+            printf(")\n");
+            printf("%-12s %10s %10s %10s %9s %8s %9s %8s %10s %8s %11s %8s %9s\n", "optimizer", "median ms", "min ms", "max ms",
+                   "GB model", "GB/s", "GFLOP", "GFLOP/s", "state MB", "floor ms", "x of floor", "x panel", "x sgemm@k");
         }
         double t_spectra1 = 0, t_adamw = 0, t_muon = 0;
         for (int c = 0; c < o.n_cfgs; c++) {
@@ -432,7 +444,7 @@ static int bench_optim(int argc, char **argv) {
                 fflush(stderr);
             }
             result r;
-            if (run_one(&o, cfg, m, n, W, G, triad, peak, panel, probe, &r)) {
+            if (run_one(&o, cfg, m, n, W, G, triad, peak, panel, shapes, probe, &r)) {
                 free(W);
                 free(G);
                 bench_probe_destroy(probe);
@@ -445,10 +457,10 @@ static int bench_optim(int argc, char **argv) {
                 printf("%s\n  {\"rows\": %zu, \"cols\": %zu, \"optimizer\": \"%s\", \"rank\": %zu, \"median_s\": %.6g, "
                        "\"min_s\": %.6g, \"max_s\": %.6g, \"bytes_model\": %.6g, \"achieved_gbs\": %.4g, \"flops_model\": %.6g, "
                        "\"achieved_gflops\": %.4g, \"state_bytes\": %.0f, \"floor_s\": %.6g, \"floor_panel_s\": %.6g, "
-                       "\"panel_gflops\": %.1f",
+                       "\"panel_gflops\": %.1f, \"floor_sgemm_step_shapes_s\": %.6g, \"sgemm_step_shapes_gflops\": %.1f",
                        first ? "" : ",", m, n, cfg->label, r.rank, r.t.median, r.t.min, r.t.max, r.bytes,
                        r.bytes / r.t.median / 1e9, r.flops, r.flops / r.t.median / 1e9, r.state_bytes, r.floor_s, r.floor_panel_s,
-                       panel);
+                       panel, r.floor_shapes_s, shapes);
                 if (r.paired)
                     printf(", \"paired\": {\"steps\": %d, \"step_median_s\": %.6g, \"step_min_s\": %.6g, \"step_max_s\": %.6g, "
                            "\"reference\": \"%s\", \"rate_median\": %.6g, \"rate_min\": %.6g, \"rate_max\": %.6g, "
@@ -467,10 +479,10 @@ static int bench_optim(int argc, char **argv) {
                 printf("}");
                 first = 0;
             } else {
-                printf("%-12s %10.2f %10.2f %10.2f %9.3f %8.1f %9.2f %8.1f %10.1f %8.2f %11.2f %8.2f\n", cfg->label,
+                printf("%-12s %10.2f %10.2f %10.2f %9.3f %8.1f %9.2f %8.1f %10.1f %8.2f %11.2f %8.2f %9.2f\n", cfg->label,
                        1e3 * r.t.median, 1e3 * r.t.min, 1e3 * r.t.max, r.bytes / 1e9, r.bytes / r.t.median / 1e9,
                        r.flops / 1e9, r.flops / r.t.median / 1e9, r.state_bytes / 1e6, 1e3 * r.floor_s,
-                       r.t.median / r.floor_s, r.t.median / r.floor_panel_s);
+                       r.t.median / r.floor_s, r.t.median / r.floor_panel_s, r.t.median / r.floor_shapes_s);
                 if (r.paired == 1)
                     printf("%-12s x of floor %.2f (%.2f..%.2f) over %d steps (%.2f ms), each after an sgemm 4096^3: %.0f (%.0f..%.0f) GFLOP/s\n",
                            "  paired", r.paired_ratio.median, r.paired_ratio.min, r.paired_ratio.max, r.paired_t.n,

@@ -5,8 +5,9 @@
 # such steps, the reference is sgemm for the gemm-bound optimizers and STREAM triad for the
 # elementwise ones, --no-paired drops them, --pairs N gives the same-minute ratios
 # spectra-t1/adamw and muon/spectra-t1 over N pairs (muon's Newton-Schulz iterations cost far more
-# than one Spectra step, so that ratio must exceed 1), --pairs 0 none, and bad arguments exit 2
-# without output on stdout.
+# than one Spectra step, so that ratio must exceed 1), --pairs 0 none, the Spectra rows' floor at
+# OpenBLAS's own rate at the step's shapes is formed from the rate reported, and bad arguments
+# exit 2 without output on stdout.
 . "$(dirname "$0")/../lib.sh"
 
 run() { env -u OPENBLAS_CORETYPE "$SPECTRA" bench optim --shapes 96x160 --repeats 3 --warmup 1 --json "$@"; }
@@ -41,16 +42,25 @@ for r in d["results"]:
     assert bound_lo * (1 - eps) <= lo and hi <= bound_hi * (1 + eps), (r["optimizer"], lo, hi, bound_lo, bound_hi)
 assert seen == {"spectra-t1", "adamw", "muon"}, seen
 PY'
-check "--pairs 3: the same-minute ratios, 3 pairs each, ordered, muon/spectra-t1 > 1" \
-  'python3 - "$work/p.json" <<"PY"
+# rank ratio 0.3 (k = 29): the FLOPs, not the bytes, set Spectra's floors, so a floor that
+# ignored the rate it reports would not match
+run --optims spectra-t1,adamw --rank-ratio 0.3 --paired 0 --pairs 0 >"$work/s.json" 2>/dev/null; rc=$?
+check "the floor at OpenBLAS's rate at the step's shapes: Spectra rows use it, the others keep SPEC's floor" \
+  '[ $rc -eq 0 ] && python3 - "$work/s.json" <<"PY"
 import json, sys
 d = json.load(open(sys.argv[1]))
-sm = {p["ratio"]: p for p in d["same_minute"]}
-assert set(sm) == {"spectra-t1/adamw", "muon/spectra-t1"}, sm
-for p in sm.values():
-    assert (p["rows"], p["cols"]) == (96, 160) and p["pairs"] == 3, p
-    assert 0 < p["min"] <= p["median"] <= p["max"], p
-assert sm["muon/spectra-t1"]["min"] > 1, sm
+triad = d["stream_triad_gbs"]
+for r in d["results"]:
+    rate, fl = r["sgemm_step_shapes_gflops"], r["floor_sgemm_step_shapes_s"]
+    assert rate > 0, r  # a Spectra optimizer is listed, so the shapes were measured
+    memory = r["bytes_model"] / (triad * 1e9)
+    if r["optimizer"].startswith("spectra"):
+        compute = r["flops_model"] / (rate * 1e9)
+        assert compute > memory, (compute, memory)
+        want = compute
+    else:
+        want = r["floor_s"]
+    assert abs(fl - want) <= 1e-3 * want, (r["optimizer"], fl, want)
 PY'
 
 run --optims spectra-t1 --no-paired >"$work/u.json" 2>/dev/null; rc=$?
