@@ -68,7 +68,9 @@ int main(int argc, char **argv) {
                             {B_panel_momentum_xv, B_panel_xv, B_panel_xtu, B_panel_update}};
     size_t wf = max_sz(max_sz(A_panel_work(m, n, k), A_panel_update_work(m, n, k)),
                        max_sz(B_panel_work(m, n, k), B_panel_update_work(m, n, k)));
-    float *M = matrix(m * n), *G = matrix(m * n), *W = matrix(m * n);
+    /* M has 64 floats of slack per row, for variants that read it at a padded row stride
+     * (scripts/padded-xtu); the others use its first m * n floats */
+    float *M = matrix(m * (n + 64)), *G = matrix(m * n), *W = matrix(m * n);
     float *V = malloc(n * k * sizeof *V), *P = malloc(m * k * sizeof *P), *P2 = malloc(m * k * sizeof *P2);
     /* Z2 also holds variant B's P = MV in the check below: sized for the larger of m and n */
     float *Z = malloc(n * k * sizeof *Z), *Z2 = malloc(max_sz(m, n) * k * sizeof *Z2), *work = calloc(wf, sizeof *work);
