@@ -457,7 +457,7 @@ static int bench_optim(int argc, char **argv) {
                 printf("%s\n  {\"rows\": %zu, \"cols\": %zu, \"optimizer\": \"%s\", \"rank\": %zu, \"median_s\": %.6g, "
                        "\"min_s\": %.6g, \"max_s\": %.6g, \"bytes_model\": %.6g, \"achieved_gbs\": %.4g, \"flops_model\": %.6g, "
                        "\"achieved_gflops\": %.4g, \"state_bytes\": %.0f, \"floor_s\": %.6g, \"floor_panel_s\": %.6g, "
-                       "\"panel_gflops\": %.1f, \"floor_sgemm_step_shapes_s\": %.6g, \"sgemm_step_shapes_gflops\": %.1f",
+                       "\"panel_gflops\": %.6g, \"floor_sgemm_step_shapes_s\": %.6g, \"sgemm_step_shapes_gflops\": %.6g",
                        first ? "" : ",", m, n, cfg->label, r.rank, r.t.median, r.t.min, r.t.max, r.bytes,
                        r.bytes / r.t.median / 1e9, r.flops, r.flops / r.t.median / 1e9, r.state_bytes, r.floor_s, r.floor_panel_s,
                        panel, r.floor_shapes_s, shapes);

@@ -10,11 +10,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-mkdir -p "$out/src/linalg"
-cp "$root/src/linalg/panel.c" "$out/src/linalg/"
-patch -s -d "$out" -p1 < "$here/chunk-ahead.patch"
 flags=${1:-}
 shift || true
-CHECK=$here/check.c SRC_B=$out/src/linalg/panel.c ONLY=${ONLY:-mx} "$root/scripts/panel-ab/run.sh" "${FLAGS_A:-}" "$flags" "$@"
+CHECK=$here/check.c PATCH=$here/chunk-ahead.patch ONLY=${ONLY:-mx} "$root/scripts/panel-ab/run.sh" "${FLAGS_A:-}" "$flags" "$@"

@@ -9,12 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-mkdir -p "$out/src/linalg"
-cp "$root/src/linalg/panel.c" "$out/src/linalg/"
-patch -s -d "$out" -p1 < "$here/padded-xtu.patch"
 pad=${1:-16}
 shift || true
 if [ "$pad" -gt 64 ]; then echo "PAD must be <= 64 (the driver's slack per row)" >&2; exit 2; fi
-HUGE=1 SRC_B=$out/src/linalg/panel.c ONLY=t "$root/scripts/panel-ab/run.sh" "" "-DXT_PAD=$pad" "$@"
+HUGE=1 PATCH=$here/padded-xtu.patch ONLY=t "$root/scripts/panel-ab/run.sh" "" "-DXT_PAD=$pad" "$@"

@@ -12,8 +12,9 @@
 # the kernels (m = momentum + P = MV, x = P = MV, t = Z = MᵀU, u = update), T the threads
 # (default 2). HUGE=1 backs the matrices with transparent huge pages. CHECK=file.c links a
 # program against both variants (symbols A_panel_*, B_panel_*) and runs it first; a failure
-# stops the run. The timing's first output line checks that both variants compute the same
-# P = MV and Z = MᵀU (max abs difference).
+# stops the run. PATCH=file.patch (paths a/src/linalg/panel.c, -p1) makes variant B a temporary
+# copy of panel.c with that patch applied. The timing's first output line checks that both
+# variants compute the same P = MV and Z = MᵀU (max abs difference).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -21,6 +22,12 @@ src_a=${SRC_A:-$root/src/linalg/panel.c}
 src_b=${SRC_B:-$root/src/linalg/panel.c}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+if [ -n "${PATCH:-}" ]; then
+  mkdir -p "$out/src/linalg"
+  cp "$root/src/linalg/panel.c" "$out/src/linalg/"
+  patch -s -d "$out" -p1 < "$PATCH"
+  src_b=$out/src/linalg/panel.c
+fi
 syms="spectra_panel_available spectra_panel_work spectra_panel_xv spectra_panel_momentum_xv spectra_panel_xtu spectra_panel_update_work spectra_panel_update"
 for v in A B; do
   if [ $v = A ]; then flags=$1 src=$src_a; else flags=$2 src=$src_b; fi
