@@ -31,5 +31,8 @@ int cmd_bench_optim_cuda(int argc, char **argv);
 void cli_fix_blas_core(char **argv);
 const char *cli_blas_core_replaced(void);
 const char *cli_blas_core_note(void);
+/* The CPUs this process's OpenMP threads can run on: the places' CPUs when the runtime binds
+ * its threads (OMP_PROC_BIND / OMP_PLACES; *bound = 1), else the affinity mask's. */
+int cli_omp_cpus(int *bound);
 
 #endif

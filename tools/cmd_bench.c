@@ -375,6 +375,10 @@ static int bench_optim(int argc, char **argv) {
     if (coretype_env && !core_replaced && !o.json)
         fprintf(stderr, "warning: OPENBLAS_CORETYPE=%s forces OpenBLAS kernels; unset it to measure this CPU's own\n", coretype_env);
     int threads = omp_get_max_threads();
+    int bound, cpus = cli_omp_cpus(&bound);
+    if (!o.json && cpus > 0 && cpus < threads)
+        fprintf(stderr, "warning: %d OpenMP threads share %d CPU%s (OMP_PLACES / the affinity mask): expect slower steps\n",
+                threads, cpus, cpus == 1 ? "" : "s");
     if (!o.json) fprintf(stderr, "measuring STREAM triad and sgemm peak...\n");
     bench_probe *probe = bench_probe_create((size_t)48 << 20, 4096);
     if (!probe) {
@@ -384,13 +388,13 @@ static int bench_optim(int argc, char **argv) {
     double triad = bench_stream_triad(probe, 20);
     double peak = bench_sgemm_rate(probe, 7);
     if (o.json) {
-        printf("{\"cpu\": \"%s\", \"threads\": %d, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
+        printf("{\"cpu\": \"%s\", \"threads\": %d, \"cpus\": %d, \"threads_bound\": %s, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
                "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.6g, \"sgemm_4096_gflops\": %.6g, \"results\": [",
-               bench_cpu_model(), threads, bench_openblas_core(), bench_openblas_config(), coretype_env ? coretype_env : "",
+               bench_cpu_model(), threads, cpus, bound ? "true" : "false", bench_openblas_core(), bench_openblas_config(), coretype_env ? coretype_env : "",
                core_replaced ? core_replaced : bench_openblas_core(), triad, peak);
     } else {
-        printf("CPU %s, %d threads; OpenBLAS core %s (%s)%s\n", bench_cpu_model(), threads, bench_openblas_core(),
-               bench_openblas_config(), cli_blas_core_note());
+        printf("CPU %s, %d threads on %d CPU%s (%s); OpenBLAS core %s (%s)%s\n", bench_cpu_model(), threads, cpus,
+               cpus == 1 ? "" : "s", bound ? "bound" : "unbound", bench_openblas_core(), bench_openblas_config(), cli_blas_core_note());
         printf("STREAM triad %.1f GB/s; sgemm 4096^3 %.0f GFLOP/s; %d timed steps after %d warm-up%s\n", triad, peak,
                o.repeats, o.warmup, o.check_finite ? "; with NaN/Inf scan" : "");
     }

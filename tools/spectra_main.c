@@ -2,6 +2,7 @@
 #include "bench_util.h"
 #include "cli.h"
 
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,9 @@ int main(int argc, char **argv) {
         cli_fix_blas_core(argv);
         printf("spectra %s\n", spectra_version());
         printf("OpenBLAS core %s (%s)%s\n", bench_openblas_core(), bench_openblas_config(), cli_blas_core_note());
+        int bound, cpus = cli_omp_cpus(&bound);
+        int threads = omp_get_max_threads();
+        printf("OpenMP %d thread%s on %d CPU%s (%s)\n", threads, threads == 1 ? "" : "s", cpus, cpus == 1 ? "" : "s", bound ? "bound to places" : "unbound");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -32,4 +32,15 @@ fi
 
 user=$(OPENBLAS_CORETYPE=Haswell "$SPECTRA" version 2>&1)
 check "the user's OPENBLAS_CORETYPE is kept" '[ "$(core_of "$user")" = Haswell ] && grep -q "set by the environment" <<<"$user"'
+# The restart keeps the CPUs. With OMP_PROC_BIND the OpenMP runtime pins the initial thread to
+# one CPU at load, and exec used to keep that mask: the restarted command ran all its threads on
+# one CPU. SPECTRA_TEST_RESTART=1 takes the restart path on any CPU; the oracle is nproc, the
+# shell's own affinity mask (nproc itself reads OMP_NUM_THREADS, hence env -u).
+cpus_of() { sed -n 's/^OpenMP [0-9]* threads\{0,1\} on \([0-9]*\) CPUs\{0,1\} .*/\1/p' <<<"$1"; }
+n=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+free=$(env -u OPENBLAS_CORETYPE -u OMP_PROC_BIND -u OMP_PLACES "$SPECTRA" version 2>&1)
+check "unbound: version reports the $n CPUs of the mask" '[ "$(cpus_of "$free")" = "$n" ] && grep -q "(unbound)" <<<"$free"'
+bound=$(env -u OPENBLAS_CORETYPE OMP_PROC_BIND=true OMP_NUM_THREADS="$n" SPECTRA_TEST_RESTART=1 "$SPECTRA" version 2>&1)
+check "OMP_PROC_BIND=true: the restarted command still has all $n CPUs" \
+  'grep -q "restarting" <<<"$bound" && grep -q "(bound to places)" <<<"$bound" && [ "$(cpus_of "$bound")" = "$n" ]'
 finish test_blas_core
