@@ -42,8 +42,9 @@ for r in d["results"]:
     assert bound_lo * (1 - eps) <= lo and hi <= bound_hi * (1 + eps), (r["optimizer"], lo, hi, bound_lo, bound_hi)
 assert seen == {"spectra-t1", "adamw", "muon"}, seen
 PY'
-# rank ratio 0.3 (k = 29): the FLOPs, not the bytes, set Spectra's floors, so a floor that
-# ignored the rate it reports would not match
+# rank ratio 0.3 (k = 29): in optimized builds the FLOPs, not the bytes, set Spectra's floors, so
+# a floor that ignored the rate it reports would not match (under the sanitizers the -O0 triad
+# probe is slow enough that the bytes set it, and the check is the formula alone)
 run --optims spectra-t1,adamw --rank-ratio 0.3 --paired 0 --pairs 0 >"$work/s.json" 2>/dev/null; rc=$?
 check "the floor at OpenBLAS's rate at the step's shapes: Spectra rows use it, the others keep SPEC's floor" \
   '[ $rc -eq 0 ] && python3 - "$work/s.json" <<"PY"
@@ -55,9 +56,7 @@ for r in d["results"]:
     assert rate > 0, r  # a Spectra optimizer is listed, so the shapes were measured
     memory = r["bytes_model"] / (triad * 1e9)
     if r["optimizer"].startswith("spectra"):
-        compute = r["flops_model"] / (rate * 1e9)
-        assert compute > memory, (compute, memory)
-        want = compute
+        want = max(r["flops_model"] / (rate * 1e9), memory)
     else:
         want = r["floor_s"]
     assert abs(fl - want) <= 1e-3 * want, (r["optimizer"], fl, want)
