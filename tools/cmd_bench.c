@@ -240,19 +240,19 @@ static int run_one(const bench_opts *o, const optim_cfg *c, size_t m, size_t n, 
     if (o->check_finite) res->bytes += 4.0 * (double)m * (double)n;
     double compute = elementwise ? 0.0 : res->flops / (gemm_gflops * 1e9);
     double memory = res->bytes / (triad_gbs * 1e9);
-    res->floor_s = compute > memory ? compute : memory;
+    res->floor_s = fmax(compute, memory);
     /* The panel rate describes Spectra's products; Muon and Dion run square-ish gemms. */
     double panel = c->algo == SPECTRA_ALGO_SPECTRA ? res->flops / (panel_gflops * 1e9) : compute;
-    res->floor_panel_s = panel > memory ? panel : memory;
+    res->floor_panel_s = fmax(panel, memory);
     double shapes = c->algo == SPECTRA_ALGO_SPECTRA && shapes_gflops > 0 ? res->flops / (shapes_gflops * 1e9) : compute;
-    res->floor_shapes_s = shapes > memory ? shapes : memory;
+    res->floor_shapes_s = fmax(shapes, memory);
     /* Paired ratios, step by step: the floor with the sgemm rate of that moment (its memory
      * part keeps the run's best triad, STREAM's convention), or the bandwidth against the
      * triad of that moment. */
     for (int i = 0; i < PR; i++) {
         if (res->paired == 1) {
             double c_i = res->flops / (rate[i] * 1e9);
-            ratio[i] = pts[i] / (c_i > memory ? c_i : memory);
+            ratio[i] = pts[i] / fmax(c_i, memory);
         } else {
             ratio[i] = res->bytes / pts[i] / 1e9 / rate[i];
         }
@@ -402,11 +402,13 @@ static int bench_optim(int argc, char **argv) {
     pair_result pairs[2 * 16];
     int n_pairs = 0;
     const optim_cfg *cfg_s1 = NULL, *cfg_adamw = NULL, *cfg_muon = NULL;
+    int any_spectra = 0;
     for (int c = 0; c < o.n_cfgs; c++) {
         const optim_cfg *cfg = &o.cfgs[c];
         if (cfg->algo == SPECTRA_ALGO_SPECTRA && cfg->T == 1 && !cfg_s1) cfg_s1 = cfg;
         if (cfg->algo == SPECTRA_ALGO_ADAMW && !cfg_adamw) cfg_adamw = cfg;
         if (cfg->algo == SPECTRA_ALGO_MUON && !cfg_muon) cfg_muon = cfg;
+        any_spectra |= cfg->algo == SPECTRA_ALGO_SPECTRA;
     }
     for (int s = 0; s < o.n_shapes; s++) {
         size_t m = o.shapes[s][0], n = o.shapes[s][1], mn = m * n;
@@ -430,8 +432,6 @@ static int bench_optim(int argc, char **argv) {
         if (k < 1) k = 1;
         double panel = bench_panel_gemm_rate(m, n, k, 5);
         /* OpenBLAS at the step's shapes, the independent reference; only Spectra rows use it */
-        int any_spectra = 0;
-        for (int c = 0; c < o.n_cfgs; c++) any_spectra |= o.cfgs[c].algo == SPECTRA_ALGO_SPECTRA;
         double shapes = any_spectra ? bench_step_sgemm_rate(m, n, k, 5) : 0.0;
         if (!o.json) {
             printf("\n%zu x %zu  (k = %zu; XV + XᵀU at the step's panel shapes: %.0f GFLOP/s", m, n, k, panel);

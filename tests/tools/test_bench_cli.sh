@@ -42,6 +42,18 @@ for r in d["results"]:
     assert bound_lo * (1 - eps) <= lo and hi <= bound_hi * (1 + eps), (r["optimizer"], lo, hi, bound_lo, bound_hi)
 assert seen == {"spectra-t1", "adamw", "muon"}, seen
 PY'
+check "--pairs 3: the same-minute ratios, 3 pairs each, ordered, muon/spectra-t1 > 1" \
+  'python3 - "$work/p.json" <<"PY"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sm = {p["ratio"]: p for p in d["same_minute"]}
+assert set(sm) == {"spectra-t1/adamw", "muon/spectra-t1"}, sm
+for p in sm.values():
+    assert (p["rows"], p["cols"]) == (96, 160) and p["pairs"] == 3, p
+    assert 0 < p["min"] <= p["median"] <= p["max"], p
+assert sm["muon/spectra-t1"]["min"] > 1, sm
+PY'
+
 # rank ratio 0.3 (k = 29): in optimized builds the FLOPs, not the bytes, set Spectra's floors, so
 # a floor that ignored the rate it reports would not match (under the sanitizers the -O0 triad
 # probe is slow enough that the bytes set it, and the check is the formula alone)
