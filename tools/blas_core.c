@@ -21,6 +21,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <link.h>
 #include <omp.h>
 #include <sched.h>
 #include <stdio.h>
@@ -79,6 +80,34 @@ int cli_omp_cpus(int *bound) {
     if (n > 0) return n;
     if (sched_getaffinity(0, sizeof set, &set)) return 0;
     return CPU_COUNT(&set);
+}
+
+typedef struct runtime_list {
+    char *buf;
+    size_t len;
+    int count;
+} runtime_list;
+
+/* dl_iterate_phdr callback: appends the base names of the OpenMP runtimes (GNU libgomp, LLVM
+ * libomp, Intel libiomp5). The loader maps a file once, whatever names it is reached by. */
+static int add_runtime(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    runtime_list *r = data;
+    const char *base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    if (strncmp(base, "libgomp.so", 10) && strncmp(base, "libomp.so", 9) && strncmp(base, "libiomp5.so", 11)) return 0;
+    size_t used = strlen(r->buf);
+    snprintf(r->buf + used, r->len - used, "%s%s", r->count ? " + " : "", base);
+    r->count++;
+    return 0;
+}
+
+int cli_omp_runtimes(char *buf, size_t len) {
+    runtime_list r = {buf, len, 0};
+    if (!len) return 0;
+    buf[0] = '\0';
+    dl_iterate_phdr(add_runtime, &r);
+    return r.count;
 }
 
 void cli_fix_blas_core(char **argv) {

@@ -4,6 +4,8 @@
 #ifndef SPECTRA_TOOLS_CLI_H
 #define SPECTRA_TOOLS_CLI_H
 
+#include <stddef.h>
+
 typedef struct spectra_cli_command {
     const char *name;
     const char *summary;
@@ -34,5 +36,8 @@ const char *cli_blas_core_note(void);
 /* The CPUs this process's OpenMP threads can run on: the places' CPUs when the runtime binds
  * its threads (OMP_PROC_BIND / OMP_PLACES; *bound = 1), else the affinity mask's. */
 int cli_omp_cpus(int *bound);
+/* The OpenMP runtimes mapped into this process, as "libgomp.so.1" or "libomp.so.5 + libgomp.so.1"
+ * into buf: how many (two means OpenBLAS's pool and ours are separate; cmake/OneOpenMPRuntime.cmake). */
+int cli_omp_runtimes(char *buf, size_t len);
 
 #endif

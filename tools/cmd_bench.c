@@ -379,6 +379,10 @@ static int bench_optim(int argc, char **argv) {
     if (!o.json && cpus > 0 && cpus < threads)
         fprintf(stderr, "warning: %d OpenMP threads share %d CPU%s (OMP_PLACES / the affinity mask): expect slower steps\n",
                 threads, cpus, cpus == 1 ? "" : "s");
+    char runtimes[256];
+    if (cli_omp_runtimes(runtimes, sizeof runtimes) > 1 && !o.json)
+        fprintf(stderr, "warning: two OpenMP runtimes are loaded (%s): OpenBLAS's threads and ours are separate pools; docs/TRAINING.md\n",
+                runtimes);
     if (!o.json) fprintf(stderr, "measuring STREAM triad and sgemm peak...\n");
     bench_probe *probe = bench_probe_create((size_t)48 << 20, 4096);
     if (!probe) {
@@ -389,12 +393,13 @@ static int bench_optim(int argc, char **argv) {
     double peak = bench_sgemm_rate(probe, 7);
     if (o.json) {
         printf("{\"cpu\": \"%s\", \"threads\": %d, \"cpus\": %d, \"threads_bound\": %s, \"openblas_core\": \"%s\", \"openblas_config\": \"%s\", "
-               "\"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.6g, \"sgemm_4096_gflops\": %.6g, \"results\": [",
-               bench_cpu_model(), threads, cpus, bound ? "true" : "false", bench_openblas_core(), bench_openblas_config(), coretype_env ? coretype_env : "",
+               "\"openmp_runtimes\": \"%s\", \"openblas_coretype_env\": \"%s\", \"openblas_core_detected\": \"%s\", \"stream_triad_gbs\": %.6g, \"sgemm_4096_gflops\": %.6g, \"results\": [",
+               bench_cpu_model(), threads, cpus, bound ? "true" : "false", bench_openblas_core(), bench_openblas_config(), runtimes, coretype_env ? coretype_env : "",
                core_replaced ? core_replaced : bench_openblas_core(), triad, peak);
     } else {
-        printf("CPU %s, %d threads on %d CPU%s (%s); OpenBLAS core %s (%s)%s\n", bench_cpu_model(), threads, cpus,
-               cpus == 1 ? "" : "s", bound ? "bound" : "unbound", bench_openblas_core(), bench_openblas_config(), cli_blas_core_note());
+        printf("CPU %s, %d threads on %d CPU%s (%s, OpenMP runtime %s); OpenBLAS core %s (%s)%s\n", bench_cpu_model(), threads, cpus,
+               cpus == 1 ? "" : "s", bound ? "bound" : "unbound", runtimes[0] ? runtimes : "unknown", bench_openblas_core(),
+               bench_openblas_config(), cli_blas_core_note());
         printf("STREAM triad %.1f GB/s; sgemm 4096^3 %.0f GFLOP/s; %d timed steps after %d warm-up%s\n", triad, peak,
                o.repeats, o.warmup, o.check_finite ? "; with NaN/Inf scan" : "");
     }

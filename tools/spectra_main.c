@@ -37,7 +37,11 @@ int main(int argc, char **argv) {
         printf("OpenBLAS core %s (%s)%s\n", bench_openblas_core(), bench_openblas_config(), cli_blas_core_note());
         int bound, cpus = cli_omp_cpus(&bound);
         int threads = omp_get_max_threads();
-        printf("OpenMP %d thread%s on %d CPU%s (%s)\n", threads, threads == 1 ? "" : "s", cpus, cpus == 1 ? "" : "s", bound ? "bound to places" : "unbound");
+        char rt[256];
+        int nrt = cli_omp_runtimes(rt, sizeof rt);
+        printf("OpenMP %d thread%s on %d CPU%s (%s); runtime %s%s\n", threads, threads == 1 ? "" : "s", cpus, cpus == 1 ? "" : "s",
+               bound ? "bound to places" : "unbound", nrt ? rt : "unknown",
+               nrt > 1 ? " (two runtimes: OpenBLAS's threads and ours are separate pools; docs/TRAINING.md)" : "");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
