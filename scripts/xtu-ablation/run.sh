@@ -7,6 +7,10 @@
 #
 #   scripts/xtu-ablation/run.sh "FLAGS" [m n k reps]   e.g. scripts/xtu-ablation/run.sh -DXT_NOCOPY 4096 14336 61 11
 #   T=1 scripts/xtu-ablation/run.sh -DXT_NOCOPY 960 512 61 41    (one thread, M in L2)
+#
+# pipelined-copy.patch, the attempt to hide the copy that this measurement prompted (two copy
+# buffers, the next block copied a few rows after each tile; Z bitwise the kept kernel's), is run
+# directly: PATCH=$PWD/scripts/xtu-ablation/pipelined-copy.patch ONLY=t scripts/panel-ab/run.sh "" "" 4096 14336 61 15
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
