@@ -348,7 +348,10 @@ static int bench_optim(int argc, char **argv) {
             if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }
             i++;
         } else if (!strcmp(a, "--optims") && v) {
-            if (parse_optims(&o, v)) { fprintf(stderr, "spectra bench optim: bad --optims '%s'\n", v); return 2; }
+            if (parse_optims(&o, v)) {
+                fprintf(stderr, "spectra bench optim: bad --optims '%s' (want a comma list of spectra-tT (T = 1..64), adamw, muon, dion, sgd; at most 16)\n", v);
+                return 2;
+            }
             i++;
         } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup") || !strcmp(a, "--paired") || !strcmp(a, "--pairs")) && v) {
             char *end;

