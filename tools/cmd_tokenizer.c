@@ -1,6 +1,7 @@
 /* spectra tokenizer encode|decode|bench|train */
 #include "cli.h"
 #include "data_cli.h"
+#include "train_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,9 +246,13 @@ int cmd_tokenizer(int argc, char **argv) {
         else if (!strcmp(a, "--input")) input = v;
         else if (!strcmp(a, "--corpus")) corpus = v;
         else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--mb")) mb = atof(v);
-        else if (!strcmp(a, "--vocab")) vocab = (size_t)strtoull(v, NULL, 10);
-        else {
+        else if (!strcmp(a, "--mb")) {
+            if (!cli_parse_double(a, v, 1e-6, 1e6, &mb)) return 2;
+        } else if (!strcmp(a, "--vocab")) {
+            int x;
+            if (!cli_parse_int(a, v, 257, 65536, &x)) return 2; /* the BPE trainer's range */
+            vocab = (size_t)x;
+        } else {
             fprintf(stderr, "spectra tokenizer: unknown option %s\n", a);
             return 2;
         }

@@ -125,5 +125,14 @@ for flag, val in (("--train-vocab", "abc"), ("--train-vocab", "10"), ("--train-v
     check(r.returncode == 2 and flag in r.stderr and val in r.stderr and "missing" not in r.stderr
           and not os.path.exists(out), f"{flag} {val}: rc={r.returncode} {r.stderr}")
 
+# The same for `spectra tokenizer`: its numbers are refused before the input is read.
+for args, flag, val in ((["train", "--vocab", "abc"], "--vocab", "abc"), (["train", "--vocab", "100"], "--vocab", "100"),
+                        (["bench", "--mb", "-1"], "--mb", "-1"), (["bench", "--mb", "2MB"], "--mb", "2MB")):
+    out = os.path.join(work, "badtok" + val)
+    r = subprocess.run([exe, "tokenizer", args[0], "--input", os.path.join(work, "missing"), "--out", out, "--no-fetch"]
+                       + args[1:], capture_output=True, text=True)
+    check(r.returncode == 2 and flag in r.stderr and val in r.stderr and "missing" not in r.stderr
+          and not os.path.exists(out), f"tokenizer {' '.join(args)}: rc={r.returncode} {r.stderr}")
+
 print("test_prepare_cli:", "FAILED" if failures else "all checks passed")
 sys.exit(1 if failures else 0)
