@@ -3,6 +3,8 @@
 #include "data_cli.h"
 #include "train_cli.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,8 +109,10 @@ static int cmd_decode(spectra_tokenizer *tok, int argc, char **argv) {
     spectra_token_buf ids = {0};
     for (int i = 0; i < argc; i++) {
         char *end;
+        errno = 0;
         long v = strtol(argv[i], &end, 10);
-        if (*end || spectra_token_buf_push(&ids, (int32_t)v)) {
+        /* range-checked before the cast: 4294967297 must not decode as id 1 */
+        if (!*argv[i] || *end || errno || v < 0 || v > INT32_MAX || spectra_token_buf_push(&ids, (int32_t)v)) {
             fprintf(stderr, "spectra: bad id '%s'\n", argv[i]);
             spectra_token_buf_free(&ids);
             return 2;

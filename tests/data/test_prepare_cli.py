@@ -134,5 +134,16 @@ for args, flag, val in ((["train", "--vocab", "abc"], "--vocab", "abc"), (["trai
     check(r.returncode == 2 and flag in r.stderr and val in r.stderr and "missing" not in r.stderr
           and not os.path.exists(out), f"tokenizer {' '.join(args)}: rc={r.returncode} {r.stderr}")
 
+# decode: ids are range-checked before any cast (2^32 + 1 once decoded as id 1).
+tokdir = os.path.join(work, "out", "tokenizer")
+r = subprocess.run([exe, "tokenizer", "decode", "--tokenizer", tokdir, "65", "296", "297"], capture_output=True)
+want = id_to_bytes[65] + id_to_bytes[296] + id_to_bytes[297]
+check(r.returncode == 0 and r.stdout.startswith(want), f"decode 65 296 297: rc={r.returncode} {r.stdout!r} want {want!r}")
+for bad in ("4294967297", "-1", "12x", ""):
+    r = subprocess.run([exe, "tokenizer", "decode", "--tokenizer", tokdir, bad], capture_output=True, text=True)
+    check(r.returncode == 2 and "bad id" in r.stderr, f"decode '{bad}': rc={r.returncode} {r.stderr}")
+r = subprocess.run([exe, "tokenizer", "decode", "--tokenizer", tokdir, "300"], capture_output=True, text=True)
+check(r.returncode == 1 and "not in the vocabulary" in r.stderr, f"decode 300 (vocab 300): rc={r.returncode} {r.stderr}")
+
 print("test_prepare_cli:", "FAILED" if failures else "all checks passed")
 sys.exit(1 if failures else 0)
