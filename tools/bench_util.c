@@ -1,6 +1,7 @@
 #include "bench_util.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,4 +216,28 @@ const char *bench_cpu_model(void) {
     }
     fclose(f);
     return model;
+}
+
+int bench_parse_shapes(const char *s, size_t shapes[][2], int max, int *n) {
+    *n = 0;
+    for (const char *p = s; *p;) {
+        unsigned long d[2];
+        for (int j = 0; j < 2; j++) {
+            if (*p < '0' || *p > '9') return -1; /* strtoul would take " 8" and "-2" */
+            char *end;
+            errno = 0;
+            d[j] = strtoul(p, &end, 10);
+            if (errno || d[j] < 2 || d[j] > 65536) return -1;
+            p = end;
+            if (j == 0 && *p != 'x' && *p != 'X') return -1;
+            if (j == 0) p++;
+        }
+        if (*n == max || (unsigned long long)d[0] * d[1] > (1ull << 32)) return -1;
+        shapes[*n][0] = d[0];
+        shapes[*n][1] = d[1];
+        (*n)++;
+        if (*p == ',') p++;
+        else if (*p) return -1;
+    }
+    return *n ? 0 : -1;
 }

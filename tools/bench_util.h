@@ -12,6 +12,9 @@ typedef struct bench_stats {
 } bench_stats;
 
 double bench_now(void);
+/* "4096x14336,1024x3072" into shapes[i] = {rows, cols}: up to max shapes, each side in [2, 65536]
+ * and at most 2^32 elements, digits only (no sign, space or overflow). 0, or -1 if malformed. */
+int bench_parse_shapes(const char *s, size_t shapes[][2], int max, int *n);
 bench_stats bench_summarize(double *samples, int n); /* sorts samples in place */
 
 /* The machine's reference rates, measured once at the start of a run and again just before

@@ -74,16 +74,20 @@ static FILE *open_out(const an_ctx *c, const char *name, char *path, size_t cap)
 /* Runs gnuplot on a script; a missing gnuplot costs the plot, not the CSV. */
 static void plot(const an_ctx *c, const char *name, const char *script) {
     if (!c->o.plot) return;
-    char path[1200], cmd[2600];
+    char path[1200], gp[200];
     snprintf(path, sizeof path, "%s/%s.gp", c->o.out, name);
     FILE *f = fopen(path, "w");
     if (!f) return;
-    fprintf(f, "set terminal pngcairo size 900,600 noenhanced\nset output '%s/%s.png'\nset datafile separator ','\n"
+    /* gnuplot runs in the output directory on names relative to it, without a shell: --out is
+     * never spliced into a command line or a gnuplot string (a quote in it used to run shell
+     * commands) */
+    fprintf(f, "set terminal pngcairo size 900,600 noenhanced\nset output '%s.png'\nset datafile separator ','\n"
                "set key outside right\nset grid\nset autoscale xfix\n%s",
-            c->o.out, name, script);
+            name, script);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", path);
-    if (system(cmd) != 0) fprintf(stderr, "spectra analyze: gnuplot failed on %s (CSV written anyway)\n", path);
+    snprintf(gp, sizeof gp, "%s.gp", name);
+    char *gargv[] = {"gnuplot", gp, NULL};
+    if (cli_run_program(gargv, c->o.out, NULL) != 0) fprintf(stderr, "spectra analyze: gnuplot failed on %s (CSV written anyway)\n", path);
     else {
         unlink(path);
         printf("  plot: %s/%s.png\n", c->o.out, name);
@@ -318,8 +322,8 @@ static void spectrum_script(const an_ctx *c, const char *layer, const void *arg,
      * past it with 16 checkpoints and a long --out). */
     int n = snprintf(script, cap,
                      "set title 'gradient singular values, %s (sigma_i / sigma_1)'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
-                     "set xlabel 'index i'\nset ylabel 'sigma_i / sigma_1'\nf = '%s/spectrum.csv'\nplot ",
-                     layer, c->o.out);
+                     "set xlabel 'index i'\nset ylabel 'sigma_i / sigma_1'\nf = 'spectrum.csv'\nplot ",
+                     layer);
     for (int ci = 0; ci < c->o.n_ckpt && n >= 0 && (size_t)n < cap; ci++)
         n += snprintf(script + n, cap - (size_t)n,
                       "%sf using (stringcolumn(1) eq '%llu' && stringcolumn(2) eq '%s' ? $3 : 1/0):5 "
@@ -385,19 +389,19 @@ static int run_spectrum(an_ctx *c) {
 static void moments_cdf_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
     snprintf(script, cap,
              "set title 'energy CDF of AdamW moments, %s'\nset logscale x\nset xlabel 'j'\nset ylabel 'CDF(j)'\n"
-             "set yrange [0:1.02]\nplot '%s/moments_cdf.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 with lines "
+             "set yrange [0:1.02]\nplot 'moments_cdf.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 with lines "
              "lw 2 title 'm (exp_avg)', '' using (stringcolumn(1) eq '%s' ? $2 : 1/0):6 with lines lw 2 title "
              "'v (exp_avg_sq)'\n",
-             layer, c->o.out, layer, layer);
+             layer, layer, layer);
 }
 
 static void moments_tail_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
     snprintf(script, cap,
              "set title 'tail updates, %s'\nset xlabel 'log10 |value|'\nset ylabel 'density'\n"
-             "plot '%s/moments_tail.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):3 with filledcurves y1=0 fs "
+             "plot 'moments_tail.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):3 with filledcurves y1=0 fs "
              "transparent solid 0.4 title '|M_t|/(sqrt(V_s+V_t)+eps)', '' using (stringcolumn(1) eq '%s' ? $2 : "
              "1/0):4 with filledcurves y1=0 fs transparent solid 0.4 title '|M_t|/(sqrt(|V_t|)+eps)'\n",
-             layer, c->o.out, layer, layer);
+             layer, layer, layer);
 }
 
 static int run_moments(an_ctx *c) {
@@ -503,9 +507,9 @@ static double spearman_vs_index(const double *y, size_t n) {
 static void relvar_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
     snprintf(script, cap,
              "set title 'RelVar(k) = Var(u_k^T G_i v_k) / sigma_k^2, %s, micro-batch %d'\nset logscale y\nset format y '%%.0e'\n"
-             "set xlabel 'k'\nset ylabel 'RelVar'\nplot '%s/relvar.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 "
+             "set xlabel 'k'\nset ylabel 'RelVar'\nplot 'relvar.csv' using (stringcolumn(1) eq '%s' ? $2 : 1/0):4 "
              "with lines lw 2 title 'RelVar'\n",
-             layer, c->o.micro_batch, c->o.out, layer);
+             layer, c->o.micro_batch, layer);
 }
 
 static int run_relvar(an_ctx *c) {
@@ -588,10 +592,10 @@ static int run_relvar(an_ctx *c) {
 static void ns_align_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
     snprintf(script, cap,
              "set title 'alignment of right singular vectors, G vs NS(G), %s'\nset xlabel 'i'\n"
-             "set ylabel 'max_j |<v_i, vhat_j>|'\nset yrange [0:1.05]\nplot '%s/ns_align.csv' using "
+             "set ylabel 'max_j |<v_i, vhat_j>|'\nset yrange [0:1.05]\nplot 'ns_align.csv' using "
              "(stringcolumn(1) eq '%s' ? $2 : 1/0):7 with points pt 7 ps 0.5 title 'bf16 NS (as muon.py in torch)', "
              "'' using (stringcolumn(1) eq '%s' ? $2 : 1/0):5 with points pt 7 ps 0.4 title 'fp32 NS (this library)'\n",
-             layer, c->o.out, layer, layer);
+             layer, layer, layer);
 }
 
 static int run_ns_align(an_ctx *c) {
@@ -642,13 +646,13 @@ static int run_ns_align(an_ctx *c) {
 static void intervene_script(const an_ctx *c, const char *layer, const void *arg, char *script, size_t cap) {
     snprintf(script, cap,
              "set title 'gradient spectrum under interventions, %s'\nset logscale y\nset format y '%%.0e'\nset logscale x\n"
-             "set xlabel 'k'\nset ylabel 'sigma_k'\nf='%s/intervene.csv'\nsel(c)=stringcolumn(1) eq '%s' ? c : 1/0\n"
+             "set xlabel 'k'\nset ylabel 'sigma_k'\nf='intervene.csv'\nsel(c)=stringcolumn(1) eq '%s' ? c : 1/0\n"
              "plot f using (sel($2)):3 with lines lw 2 title 'raw', f using (sel($2)):4 with lines lw 2 title "
              "'FreqNorm', f using (sel($2)):5 with lines lw 2 title 'Shuffle', f using (sel($2)):6 with lines dt 2 "
              "title '|dsigma| FreqNorm', f using (sel($2)):7 with lines dt 2 title '|dsigma| Shuffle', f using (sel($2)):8 "
              "with lines dt 3 title 'FreqNorm at raw norm', f using (sel($2)):9 with lines dt 3 title 'Shuffle at raw "
              "norm'\n",
-             layer, c->o.out, layer);
+             layer, layer);
 }
 
 static int run_intervene(an_ctx *c) {
@@ -775,6 +779,15 @@ int cmd_analyze(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     if (!strcmp(c.o.sub, "svd-bench")) return run_svd_bench(&c.o);
     if (cli_find_shards(c.o.data, &c.shards)) return 1;
+    /* Every checkpoint's header is read before --out is created: a typo must leave nothing behind. */
+    for (int i = 0; i < c.o.n_ckpt; i++) {
+        spectra_train_config probe;
+        if (spectra_checkpoint_read_config(c.o.ckpt[i], &probe) != SPECTRA_OK) {
+            fprintf(stderr, "spectra analyze: cannot read checkpoint '%s': %s\n", c.o.ckpt[i], spectra_last_error());
+            cli_free_shards(&c.shards);
+            return 1;
+        }
+    }
     if (cli_mkdir_p(c.o.out)) {
         fprintf(stderr, "spectra analyze: cannot create '%s': %s\n", c.o.out, strerror(errno));
         cli_free_shards(&c.shards);

@@ -80,23 +80,10 @@ static void usage(FILE *f) {
 }
 
 static int parse_shapes(bench_opts *o, const char *s) {
-    o->n_shapes = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        unsigned long r = strtoul(p, &end, 10);
-        if (end == p || (*end != 'x' && *end != 'X')) return -1;
-        p = end + 1;
-        unsigned long c = strtoul(p, &end, 10);
-        if (end == p || r < 2 || c < 2 || o->n_shapes == 16) return -1;
-        o->shapes[o->n_shapes][0] = r;
-        o->shapes[o->n_shapes][1] = c;
-        o->n_shapes++;
-        p = end;
-        if (*p == ',') p++;
-        else if (*p) return -1;
-    }
-    return o->n_shapes ? 0 : -1;
+    int n = 0;
+    int rc = bench_parse_shapes(s, o->shapes, 16, &n);
+    o->n_shapes = n;
+    return rc;
 }
 
 static int parse_optims(bench_opts *o, const char *s) {
@@ -345,7 +332,7 @@ static int bench_optim(int argc, char **argv) {
         else if (!strcmp(a, "--separate-momentum")) spectra_internal_set_panel_momentum(0);
         else if (!strcmp(a, "--device") && v) i++; /* cpu */
         else if (!strcmp(a, "--shapes") && v) {
-            if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072)\n", v); return 2; }
+            if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072: up to 16 shapes, sides 2..65536)\n", v); return 2; }
             i++;
         } else if (!strcmp(a, "--optims") && v) {
             if (parse_optims(&o, v)) {
@@ -606,11 +593,40 @@ static int bench_train(int argc, char **argv) {
         fprintf(stderr, "spectra bench train: preset %s has %d ids; shards hold at most 65536\n", preset, cfg.model.vocab_size);
         return 2;
     }
+    if ((size_t)B * (size_t)T > ((size_t)1 << 24)) {
+        fprintf(stderr, "spectra bench train: --batch x --seq = %zu tokens per step; at most 16M here\n", (size_t)B * (size_t)T);
+        return 2;
+    }
+    /* The optimizers are checked before anything is written. */
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", optims);
+    int n_optims = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        spectra_algo algo;
+        if (spectra_algo_from_name(tok, &algo) != SPECTRA_OK) {
+            fprintf(stderr, "spectra bench train: --optims: %s\n", spectra_last_error());
+            return 2;
+        }
+        n_optims++;
+    }
+    if (!n_optims) {
+        fprintf(stderr, "spectra bench train: --optims names no optimizer\n");
+        return 2;
+    }
     char shard[512];
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(shard, sizeof shard, "%s/spectra_bench_train_%d.bin", tmp, (int)getpid());
-    size_t ntok = (size_t)(steps + warmup + 2) * (size_t)B * (size_t)(T + 1) + 1;
+    /* Enough tokens for every step without repeating a window, but at most 16M (the loader
+     * starts another epoch after that; the timing does not depend on which tokens) and at least
+     * one batch. */
+    size_t batch_tok = (size_t)B * (size_t)(T + 1) + 1, ntok = (size_t)(steps + warmup + 2) * (size_t)B * (size_t)(T + 1) + 1;
+    if (ntok > ((size_t)1 << 24)) ntok = (size_t)1 << 24;
+    if (ntok < batch_tok) ntok = batch_tok;
     int32_t *ids = malloc(ntok * sizeof *ids);
+    if (!ids) {
+        fprintf(stderr, "spectra bench train: out of memory for %zu random tokens\n", ntok);
+        return 1;
+    }
     spectra_rng rng;
     spectra_rng_seed(&rng, 5);
     for (size_t i = 0; i < ntok; i++) ids[i] = (int32_t)(spectra_rng_next(&rng) % (uint64_t)cfg.model.vocab_size);
@@ -625,7 +641,6 @@ static int bench_train(int argc, char **argv) {
            cli_blas_core_note());
     printf("%-10s %10s %10s %10s %10s %10s %9s %9s %8s\n", "optimizer", "step ms", "tokens/s", "fwd ms", "bwd ms", "optim ms",
            "fwd %", "bwd %", "optim %");
-    char buf[256];
     snprintf(buf, sizeof buf, "%s", optims);
     double first_step = 0;
     int rc = 0;
@@ -646,6 +661,14 @@ static int bench_train(int argc, char **argv) {
         }
         double *tstep = malloc((size_t)steps * sizeof *tstep), *topt = malloc((size_t)steps * sizeof *topt);
         double *tf = malloc((size_t)steps * sizeof *tf), *tb = malloc((size_t)steps * sizeof *tb);
+        int32_t *in = malloc((size_t)B * T * sizeof *in), *tg = malloc((size_t)B * T * sizeof *tg);
+        if (!tstep || !topt || !tf || !tb || !in || !tg) {
+            fprintf(stderr, "spectra bench train: out of memory\n");
+            free(in), free(tg), free(tstep), free(topt), free(tf), free(tb);
+            spectra_trainer_destroy(tr);
+            rc = 1;
+            break;
+        }
         for (int i = 0; i < warmup + steps; i++) {
             spectra_step_stats st;
             if (spectra_trainer_step(tr, &st) != SPECTRA_OK) {
@@ -660,7 +683,6 @@ static int bench_train(int argc, char **argv) {
         }
         /* Forward and backward separately, on the trainer's model and batch geometry. */
         spectra_model *m = spectra_trainer_model(tr);
-        int32_t *in = malloc((size_t)B * T * sizeof *in), *tg = malloc((size_t)B * T * sizeof *tg);
         for (int i = 0; i < B * T; i++) {
             in[i] = (int32_t)(spectra_rng_next(&rng) % (uint64_t)cfg.model.vocab_size);
             tg[i] = (int32_t)(spectra_rng_next(&rng) % (uint64_t)cfg.model.vocab_size);

@@ -34,25 +34,7 @@ static void gusage(FILE *f) {
                "  --json            one JSON document on stdout\n");
 }
 
-static int gparse_shapes(size_t shapes[16][2], int *ns, const char *s) {
-    *ns = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        unsigned long r = strtoul(p, &end, 10);
-        if (end == p || (*end != 'x' && *end != 'X')) return -1;
-        p = end + 1;
-        unsigned long c = strtoul(p, &end, 10);
-        if (end == p || r < 2 || c < 2 || *ns == 16) return -1;
-        shapes[*ns][0] = r;
-        shapes[*ns][1] = c;
-        (*ns)++;
-        p = end;
-        if (*p == ',') p++;
-        else if (*p) return -1;
-    }
-    return *ns ? 0 : -1;
-}
+static int gparse_shapes(size_t shapes[16][2], int *ns, const char *s) { return bench_parse_shapes(s, shapes, 16, ns); }
 
 static int gparse_optims(gcfg *cfgs, int *nc, const char *s) {
     char buf[512];

@@ -88,8 +88,17 @@ static int parse_plan(const char *path, plan *p) {
             while (rc == 0 && (tok = strtok_r(NULL, " \t\r\n", &save))) rc = add_kv(&defaults, tok, path, ln);
         } else if (!strcmp(tok, "run")) {
             char *name = strtok_r(NULL, " \t\r\n", &save);
-            if (!name || strchr(name, '=') || strchr(name, '/')) {
-                fprintf(stderr, "spectra experiment: %s:%d: 'run' needs a NAME (no '/' or '=') first\n", path, ln);
+            /* The name is a directory under DIR and a title in the plots' gnuplot script: letters,
+             * digits, '.', '_' and '-', not starting with '.' (".." was accepted once). */
+            int name_ok = name && name[0] != '.' && strlen(name) < sizeof p->runs[0].name;
+            for (const char *c = name; name_ok && *c; c++)
+                name_ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                          *c == '_' || *c == '-';
+            if (!name_ok) {
+                fprintf(stderr,
+                        "spectra experiment: %s:%d: 'run' needs a NAME first: letters, digits, '.', '_', '-', "
+                        "not starting with '.' (got '%s')\n",
+                        path, ln, name ? name : "");
                 rc = -1;
                 break;
             }
@@ -363,9 +372,10 @@ static int summary(const char *dir, const plan *p) {
         }
         fprintf(gp, "%s\n", first ? "NaN notitle" : "");
         fclose(gp);
-        char cmd[1500];
-        snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot plots.gp 2> gnuplot.log", dir);
-        if (system(cmd) != 0) fprintf(stderr, "spectra experiment: gnuplot failed or is missing (see %s/gnuplot.log); the CSV is complete\n", dir);
+        char *gargv[] = {"gnuplot", "plots.gp", NULL}, glog[1200];
+        snprintf(glog, sizeof glog, "%s/gnuplot.log", dir);
+        if (cli_run_program(gargv, dir, glog) != 0)
+            fprintf(stderr, "spectra experiment: gnuplot failed or is missing (see %s); the CSV is complete\n", glog);
     }
     printf("summary: %s/summary.csv, %s/summary.md; plots %s/loss_vs_step.png, loss_vs_time.png, lr_sweep.png\n", dir, dir, dir);
     if (isfinite(target)) printf("target (best final AdamW validation loss): %.4f\n", target);
@@ -433,10 +443,36 @@ int cmd_experiment(int argc, char **argv) {
         return 1;
     }
     self[n] = '\0';
-    char cmd[3000];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s/plan.txt'", dir, plan_path, dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "spectra experiment: cannot create '%s'\n", dir);
+    /* Every entry's flags through spectra train's own checks (in this process, nothing written)
+     * before anything runs: a typo in the last entry used to surface after the others trained. */
+    for (int i = 0; i < p->n; i++) {
+        const plan_run *r = &p->runs[i];
+        char done[1300], out[1200];
+        snprintf(out, sizeof out, "%s/%s", dir, r->name);
+        snprintf(done, sizeof done, "%s/done.json", out);
+        if (file_exists(done)) continue;
+        char *targv[MAX_ARGS + 8];
+        int a = 0;
+        targv[a++] = "train";
+        targv[a++] = "--check";
+        targv[a++] = "--quiet";
+        targv[a++] = "--out";
+        targv[a++] = out;
+        for (int j = 0; j < r->nargs; j++) targv[a++] = r->args[j];
+        targv[a] = NULL;
+        if (cmd_train(a, targv) != 0) {
+            fprintf(stderr, "spectra experiment: %s: run '%s' has bad settings (above); nothing was run\n", plan_path, r->name);
+            free_plan(p);
+            free(p);
+            return 2;
+        }
+    }
+    char saved[1300];
+    snprintf(saved, sizeof saved, "%s/plan.txt", dir);
+    if (!dry && (cli_mkdir_p(dir) != 0 || cli_copy_file(plan_path, saved) != 0)) {
+        fprintf(stderr, "spectra experiment: cannot create '%s' with the plan in it: %s\n", saved, strerror(errno));
+        free_plan(p);
+        free(p);
         return 1;
     }
     int failures = 0;

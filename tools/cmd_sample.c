@@ -72,6 +72,8 @@ int cmd_sample(int argc, char **argv) {
     }
     spectra_tokenizer *tok = data_load_tokenizer(tokarg, 0, NULL, 0);
     if (!tok) {
+        /* runs before 2026-11-30 recorded the path relative to where they were trained */
+        fprintf(stderr, "spectra sample: pass the run's tokenizer directory with --tokenizer DIR\n");
         spectra_model_destroy(model);
         return 1;
     }

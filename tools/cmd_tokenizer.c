@@ -87,9 +87,15 @@ static int cmd_encode(spectra_tokenizer *tok, const char *file) {
             }
         }
     }
+    int read_err = ferror(f);
     fclose(f);
     if (!buf) {
         fprintf(stderr, "spectra: out of memory\n");
+        return 1;
+    }
+    if (read_err) { /* a directory opens, then fails to read */
+        fprintf(stderr, "spectra: cannot read %s: %s\n", file, strerror(errno ? errno : EIO));
+        free(buf);
         return 1;
     }
     spectra_token_buf ids = {0};
@@ -141,8 +147,15 @@ static int tokenizer_cmd_bench(spectra_tokenizer *tok, spectra_corpus *c, double
         all += len;
     }
     size_t want = mb > 0 ? (size_t)(mb * 1e6) : all;
+    if (!all) { /* nothing to measure (and -nan bytes/token) */
+        fprintf(stderr, "spectra tokenizer bench: the input is empty\n");
+        return 1;
+    }
     char *text = malloc(want ? want : 1);
-    if (!text) return 1;
+    if (!text) {
+        fprintf(stderr, "spectra tokenizer bench: out of memory for %.0f MB of text\n", want / 1e6);
+        return 1;
+    }
     for (size_t round = 0; n < want && spectra_corpus_size(c); round++)
         for (size_t i = 0; i < spectra_corpus_size(c) && n < want; i++) {
             size_t len;
@@ -210,7 +223,6 @@ static int tokenizer_cmd_train(size_t vocab, spectra_corpus *c, const char *out)
     fprintf(stderr, "train: %zu documents, %.2f MB, %zu distinct words (%.2f s)\n", spectra_corpus_size(c), bytes / 1e6,
             spectra_bpe_trainer_unique_words(tr), t1 - t0);
     progress_state ps = {t1, 0};
-    mkdir(out, 0755);
     int rc = 0;
     if (spectra_bpe_trainer_train(tr, vocab, train_progress, &ps) || spectra_bpe_trainer_save(tr, out)) {
         fprintf(stderr, "\nspectra: %s\n", spectra_last_error());
@@ -261,10 +273,32 @@ int cmd_tokenizer(int argc, char **argv) {
             return 2;
         }
     }
+    /* Options come before the positional arguments; what follows them is checked here, before
+     * any tokenizer is loaded or fetched: "encode FILE --tokenizer DIR" used to encode with GPT-2. */
+    int npos = !strcmp(sub, "encode") ? 1 : !strcmp(sub, "decode") ? -1 : 0;
+    for (int j = i; j < argc; j++)
+        if (!strncmp(argv[j], "--", 2) || (npos >= 0 && j - i >= npos)) {
+            fprintf(stderr, "spectra tokenizer %s: unexpected '%s' (options go before %s)\n", sub, argv[j],
+                    npos ? (npos > 0 ? "FILE" : "the ids") : "nothing: this subcommand takes no arguments");
+            return 2;
+        }
+    if (npos > 0 && i >= argc) {
+        fprintf(stderr, "spectra tokenizer encode: FILE missing\n");
+        return 2;
+    }
+    if (!input && strcmp(corpus, "brown") && strcmp(corpus, "nlp") && strcmp(corpus, "default")) {
+        fprintf(stderr, "spectra tokenizer: unknown corpus '%s' (brown, nlp or default)\n", corpus);
+        return 2;
+    }
     if (!strcmp(sub, "train")) {
         if (!vocab || !out) {
             fprintf(stderr, "spectra tokenizer train: --vocab N and --out DIR are required\n");
             return 2;
+        }
+        /* created first: a path that cannot be made used to fail only after the training */
+        if (cli_mkdir_p(out) != 0) {
+            fprintf(stderr, "spectra tokenizer train: cannot create '%s': %s\n", out, strerror(errno));
+            return 1;
         }
         spectra_corpus *c = load_input(input, corpus, allow_fetch);
         if (!c) return 1;

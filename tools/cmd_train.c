@@ -47,7 +47,9 @@ static void usage(FILE *f) {
             "  --out DIR             checkpoints and log [runs/train]\n"
             "  --log FILE            JSONL log of every step [OUT/log.jsonl]\n"
             "  --resume [CKPT]       continue a run bit-exactly from CKPT [OUT/checkpoint.bin]; the stored\n"
-            "                        config is used (only --steps and the output options may change)\n"
+            "                        config is used: flags that differ from it are refused (only --steps,\n"
+            "                        --stop-at and the output options may change)\n"
+            "  --check               validate the flags, the data and the config, write nothing, exit\n"
             "  --ckpt-every N        checkpoint every N steps, and at the end [200]\n"
             "  --stop-at STEP        end this invocation at STEP with a checkpoint, without changing the\n"
             "                        schedule (time-sliced runs; continue with --resume)\n"
@@ -89,6 +91,67 @@ typedef struct pending {
     const char *name, *value;
 } pending;
 
+/* The config a new run with these flags would have (preset, overrides, optimizer, matrix
+ * flags); 2 with a message if the flags are invalid. The vocabulary comes later, from the data. */
+static int build_run_config(spectra_train_config *cfg, const char *preset, const char *algo_name, const char *matrix_on,
+                            const pending *hp_flags, int n_hp, const int model_override[6]) {
+    spectra_algo algo;
+    if (spectra_algo_from_name(algo_name, &algo) != SPECTRA_OK || algo == SPECTRA_ALGO_SGD) {
+        fprintf(stderr, "spectra train: --optim must be spectra, adamw, muon or dion (got '%s')\n", algo_name);
+        return 2;
+    }
+    cfg->matrix = spectra_hparams_default(algo);
+    for (int i = 0; i < n_hp; i++)
+        if (!cli_apply_matrix_flag(&cfg->matrix, hp_flags[i].name, hp_flags[i].value)) return 2;
+    if (!strcmp(matrix_on, "all-2d")) cfg->matrix_on_all_2d = 1;
+    else if (strcmp(matrix_on, "hidden")) {
+        fprintf(stderr, "spectra train: --matrix-opt-on must be hidden or all-2d (got '%s')\n", matrix_on);
+        return 2;
+    }
+    if (spectra_model_config_from_preset(preset, &cfg->model) != SPECTRA_OK) {
+        fprintf(stderr, "spectra train: %s\n", spectra_last_error());
+        return 2;
+    }
+    int *fields[6] = {&cfg->model.d_model, &cfg->model.n_layers, &cfg->model.n_heads, &cfg->model.n_kv_heads,
+                      &cfg->model.d_ff, &cfg->model.tied_embeddings};
+    for (int i = 0; i < 6; i++)
+        if (model_override[i] >= 0) *fields[i] = model_override[i];
+    if (model_override[2] >= 0 && model_override[3] < 0) cfg->model.n_kv_heads = model_override[2];
+    return 0;
+}
+
+/* Whether a flag given with --resume asks for other settings than the checkpoint's (want: the
+ * config the flags would give a new run). Those flags used to be dropped without a word. */
+static int differs_on_resume(const char *flag, const char *value, const spectra_train_config *want,
+                             const spectra_train_config *ck) {
+    const spectra_model_config *a = &want->model, *b = &ck->model;
+    if (!strcmp(flag, "--batch")) return want->batch_size != ck->batch_size;
+    if (!strcmp(flag, "--seq")) return want->seq_len != ck->seq_len;
+    if (!strcmp(flag, "--accum")) return want->grad_accum != ck->grad_accum;
+    if (!strcmp(flag, "--seed")) return want->seed != ck->seed;
+    if (!strcmp(flag, "--warmup")) return want->warmup_steps != ck->warmup_steps;
+    if (!strcmp(flag, "--min-lr-frac")) return want->min_lr_frac != ck->min_lr_frac;
+    if (!strcmp(flag, "--decay-frac")) return want->decay_frac != ck->decay_frac;
+    if (!strcmp(flag, "--clip")) return want->grad_clip != ck->grad_clip;
+    if (!strcmp(flag, "--schedule")) return want->schedule != ck->schedule;
+    if (!strcmp(flag, "--val-batches")) return want->val_batches != ck->val_batches;
+    if (!strcmp(flag, "--adamw-lr")) return want->adamw.lr != ck->adamw.lr;
+    if (!strcmp(flag, "--beta1")) return want->adamw.beta1 != ck->adamw.beta1;
+    if (!strcmp(flag, "--beta2")) return want->adamw.beta2 != ck->adamw.beta2;
+    if (!strcmp(flag, "--adamw-eps")) return want->adamw.eps != ck->adamw.eps;
+    if (!strcmp(flag, "--adamw-weight-decay")) return want->adamw.weight_decay != ck->adamw.weight_decay;
+    if (!strcmp(flag, "--optim")) return want->matrix.algo != ck->matrix.algo;
+    if (!strcmp(flag, "--matrix-opt-on")) return want->matrix_on_all_2d != ck->matrix_on_all_2d;
+    if (cli_is_matrix_flag(flag)) { /* the flag applied to the checkpoint's own hyperparameters */
+        spectra_hparams hp;
+        memcpy(&hp, &ck->matrix, sizeof hp);
+        return !cli_apply_matrix_flag(&hp, flag, value) || memcmp(&hp, &ck->matrix, sizeof hp) != 0;
+    }
+    /* --preset and the model overrides */
+    return a->d_model != b->d_model || a->n_layers != b->n_layers || a->n_heads != b->n_heads ||
+           a->n_kv_heads != b->n_kv_heads || a->d_ff != b->d_ff || a->tied_embeddings != b->tied_embeddings;
+}
+
 int cmd_train(int argc, char **argv) {
     train_opts o;
     memset(&o, 0, sizeof o);
@@ -100,7 +163,10 @@ int cmd_train(int argc, char **argv) {
     o.ckpt_every = 200;
     o.print_every = 10;
     o.sample_tokens = 64;
-    int resume = 0, steps_set = 0, warmup_set = 0;
+    int resume = 0, steps_set = 0, warmup_set = 0, check_only = 0;
+    /* flags that set the run's config, for the comparison with a checkpoint's on --resume */
+    pending given[128];
+    int n_given = 0;
     const char *algo_name = "spectra", *matrix_on = "hidden";
     pending hp_flags[64];
     int n_hp = 0;
@@ -123,12 +189,27 @@ int cmd_train(int argc, char **argv) {
             o.quiet = 1;
             continue;
         }
+        if (!strcmp(a, "--check")) {
+            check_only = 1;
+            continue;
+        }
         if (!v) {
             fprintf(stderr, "spectra train: option '%s' needs a value (or is unknown); see --help\n", a);
             return 2;
         }
         int ok = 1;
         i++;
+        static const char *const not_config[] = {"--data", "--out", "--log", "--ckpt-every", "--val-every",
+                                                 "--print-every", "--stop-at", "--sample-tokens", "--steps"};
+        int is_config = 1;
+        for (size_t q = 0; q < sizeof not_config / sizeof not_config[0]; q++)
+            if (!strcmp(a, not_config[q])) is_config = 0;
+        if (is_config) { /* the last occurrence of a flag is the one that counts */
+            int q = 0;
+            while (q < n_given && strcmp(given[q].name, a)) q++;
+            if (q < 128) given[q] = (pending){a, v};
+            if (q == n_given && q < 128) n_given++;
+        }
         if (!strcmp(a, "--data")) snprintf(o.data, sizeof o.data, "%s", v);
         else if (!strcmp(a, "--out")) snprintf(o.out, sizeof o.out, "%s", v);
         else if (!strcmp(a, "--log")) snprintf(o.log, sizeof o.log, "%s", v);
@@ -175,8 +256,10 @@ int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--d-ff")) ok = cli_parse_int(a, v, 1, 1 << 20, &model_override[4]);
         else if (!strcmp(a, "--tied")) ok = cli_parse_int(a, v, 0, 1, &model_override[5]);
         else if (cli_is_matrix_flag(a)) {
-            if (n_hp == 64) ok = 0;
-            else hp_flags[n_hp++] = (pending){a, v};
+            if (n_hp == 64) {
+                fprintf(stderr, "spectra train: more than 64 optimizer flags\n");
+                ok = 0;
+            } else hp_flags[n_hp++] = (pending){a, v};
             if (!strcmp(a, "--lr")) o.lr_set = 1;
         } else {
             fprintf(stderr, "spectra train: unknown option '%s'; see spectra train --help\n", a);
@@ -188,38 +271,26 @@ int cmd_train(int argc, char **argv) {
     char ckpt_path[1100];
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.bin", o.out);
     if (resume && !o.resume[0]) snprintf(o.resume, sizeof o.resume, "%s", ckpt_path);
+    spectra_train_config want = o.cfg;
+    int brc = build_run_config(&want, o.preset, algo_name, matrix_on, hp_flags, n_hp, model_override);
+    if (brc) return brc;
     if (resume) {
-        uint64_t steps = o.cfg.max_steps;
         if (spectra_checkpoint_read_config(o.resume, &o.cfg) != SPECTRA_OK) {
             fprintf(stderr, "spectra train: cannot resume: %s\n", spectra_last_error());
             return 1;
         }
-        if (steps_set) o.cfg.max_steps = steps;
-        if (n_hp || model_override[0] >= 0)
-            fprintf(stderr, "spectra train: --resume uses the checkpoint's model and optimizer settings; ignoring those flags\n");
+        for (int i = 0; i < n_given; i++)
+            if (differs_on_resume(given[i].name, given[i].value, &want, &o.cfg)) {
+                fprintf(stderr,
+                        "spectra train: --resume continues the checkpoint's run, and '%s %s' differs from its settings;\n"
+                        "  drop the flag, or start a new run with another --out (only --steps, --stop-at and the\n"
+                        "  output options may change on resume)\n",
+                        given[i].name, given[i].value);
+                return 2;
+            }
+        if (steps_set) o.cfg.max_steps = want.max_steps;
     } else {
-        spectra_algo algo;
-        if (spectra_algo_from_name(algo_name, &algo) != SPECTRA_OK || algo == SPECTRA_ALGO_SGD) {
-            fprintf(stderr, "spectra train: --optim must be spectra, adamw, muon or dion (got '%s')\n", algo_name);
-            return 2;
-        }
-        o.cfg.matrix = spectra_hparams_default(algo);
-        for (int i = 0; i < n_hp; i++)
-            if (!cli_apply_matrix_flag(&o.cfg.matrix, hp_flags[i].name, hp_flags[i].value)) return 2;
-        if (!strcmp(matrix_on, "all-2d")) o.cfg.matrix_on_all_2d = 1;
-        else if (strcmp(matrix_on, "hidden")) {
-            fprintf(stderr, "spectra train: --matrix-opt-on must be hidden or all-2d (got '%s')\n", matrix_on);
-            return 2;
-        }
-        if (spectra_model_config_from_preset(o.preset, &o.cfg.model) != SPECTRA_OK) {
-            fprintf(stderr, "spectra train: %s\n", spectra_last_error());
-            return 2;
-        }
-        int *fields[6] = {&o.cfg.model.d_model, &o.cfg.model.n_layers, &o.cfg.model.n_heads, &o.cfg.model.n_kv_heads,
-                          &o.cfg.model.d_ff, &o.cfg.model.tied_embeddings};
-        for (int i = 0; i < 6; i++)
-            if (model_override[i] >= 0) *fields[i] = model_override[i];
-        if (model_override[2] >= 0 && model_override[3] < 0) o.cfg.model.n_kv_heads = model_override[2];
+        o.cfg = want;
     }
 
     if (!resume && !warmup_set) o.cfg.warmup_steps = o.cfg.max_steps / 20; /* 5% */
@@ -230,10 +301,18 @@ int cmd_train(int argc, char **argv) {
     if (!resume) o.cfg.model.vocab_size = (int)ds.vocab_size;
     if (o.cfg.seq_len > o.cfg.model.max_seq_len) o.cfg.model.max_seq_len = o.cfg.seq_len;
     if (!o.log[0]) snprintf(o.log, sizeof o.log, "%s/log.jsonl", o.out);
-    if (cli_mkdir_p(o.out) != 0) {
-        fprintf(stderr, "spectra train: cannot create output directory '%s': %s\n", o.out, strerror(errno));
+    /* Everything the trainer would refuse is refused here, before --out is created. */
+    if (spectra_train_config_validate(&o.cfg) != SPECTRA_OK) {
+        fprintf(stderr, "spectra train: %s\n", spectra_last_error());
         cli_free_shards(&ds);
-        return 1;
+        return 2;
+    }
+    if (check_only) {
+        if (!o.quiet)
+            printf("spectra train --check: options valid (%s, %llu steps, %zu training shards)\n",
+                   spectra_algo_name(o.cfg.matrix.algo), (unsigned long long)o.cfg.max_steps, ds.n_train);
+        cli_free_shards(&ds);
+        return 0;
     }
 
     spectra_trainer *tr;
@@ -250,6 +329,24 @@ int cmd_train(int argc, char **argv) {
             cli_free_shards(&ds);
             return 1;
         }
+        /* A target at or before the checkpoint used to "train 0 steps" and report success. A
+         * finished run resumed without --steps is fine: it just reports. */
+        uint64_t done = spectra_trainer_steps_done(tr);
+        const char *bad = steps_set && o.cfg.max_steps < done ? "--steps" : o.stop_at && o.stop_at <= done ? "--stop-at" : NULL;
+        if (bad) {
+            fprintf(stderr, "spectra train: %s %llu is not after the checkpoint's step %llu\n", bad,
+                    (unsigned long long)(!strcmp(bad, "--steps") ? o.cfg.max_steps : o.stop_at), (unsigned long long)done);
+            spectra_trainer_destroy(tr);
+            cli_free_shards(&ds);
+            return 2;
+        }
+    }
+    /* Created only now: nothing above writes, and a refused resume leaves no directory behind. */
+    if (cli_mkdir_p(o.out) != 0) {
+        fprintf(stderr, "spectra train: cannot create output directory '%s': %s\n", o.out, strerror(errno));
+        spectra_trainer_destroy(tr);
+        cli_free_shards(&ds);
+        return 1;
     }
     int rc = cli_run_training(tr, &o.cfg, o.out, o.log, ckpt_path, o.val_every, o.ckpt_every, o.print_every, o.stop_at,
                               o.quiet, o.sample_tokens, ds.tokenizer_dir, resume, &g_interrupted, on_sigint);

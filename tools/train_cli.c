@@ -2,8 +2,10 @@
 #include "train_cli.h"
 #include "data_cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,8 @@ int cli_parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) {
+    /* strto* skip leading white space: " -1" must not pass as a number */
+    if (!*v || isspace((unsigned char)*v) || *end || errno || x < lo || x > hi) {
         fprintf(stderr, "spectra: %s expects an integer in [%d, %d], got '%s'\n", flag, lo, hi, v);
         return 0;
     }
@@ -30,7 +33,7 @@ int cli_parse_u64(const char *flag, const char *v, uint64_t lo, uint64_t *out) {
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *end || errno || v[0] == '-' || x < lo) {
+    if (!*v || isspace((unsigned char)*v) || *end || errno || v[0] == '-' || x < lo) {
         fprintf(stderr, "spectra: %s expects an integer >= %llu, got '%s'\n", flag, (unsigned long long)lo, v);
         return 0;
     }
@@ -42,7 +45,7 @@ int cli_parse_double(const char *flag, const char *v, double lo, double hi, doub
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (!*v || *end || errno || !isfinite(x) || x < lo || x > hi) {
+    if (!*v || isspace((unsigned char)*v) || *end || errno || !isfinite(x) || x < lo || x > hi) {
         fprintf(stderr, "spectra: %s expects a number in [%g, %g], got '%s'\n", flag, lo, hi, v);
         return 0;
     }
@@ -99,28 +102,114 @@ static int glob_list(const char *dir, const char *pat, char ***out, size_t *n) {
     return 0;
 }
 
+/* The value after "key": in s (whitespace around the colon allowed), or NULL. Enough JSON for
+ * the manifests `spectra prepare` writes; not a general parser. */
+static const char *json_value(const char *s, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = s ? strstr(s, pat) : NULL;
+    if (!p) return NULL;
+    p += strlen(pat);
+    while (isspace((unsigned char)*p)) p++;
+    if (*p != ':') return NULL;
+    for (p++; isspace((unsigned char)*p);) p++;
+    return p;
+}
+
+static char *read_small_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (64 << 20) && (buf = malloc((size_t)st.st_size + 1))) {
+        size_t got = fread(buf, 1, (size_t)st.st_size, f);
+        buf[got] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+/* The shard list of one split in the manifest: 1 with *out filled, 0 when the manifest has no
+ * list (hand-made directories: the caller globs), -1 (message printed) when it is malformed or
+ * names a file that is not there. The list is what counts: shards left over from an earlier
+ * `prepare` into the same directory are not in it. */
+static int manifest_shards(const char *man, const char *mpath, const char *dir, const char *split, char ***out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    const char *obj = json_value(json_value(man, "splits"), split);
+    if (!obj) return 0;
+    const char *end = *obj == '{' ? strchr(obj, '}') : NULL, *sh = json_value(obj, "shards");
+    if (!end || !sh || sh > end || *sh != '[') {
+        fprintf(stderr, "spectra: '%s': splits.%s has no \"shards\" list\n", mpath, split);
+        return -1;
+    }
+    for (const char *p = sh + 1;;) {
+        while (isspace((unsigned char)*p) || *p == ',') p++;
+        if (*p == ']') return 1;
+        const char *q = *p == '"' ? strchr(p + 1, '"') : NULL;
+        size_t len = q ? (size_t)(q - p - 1) : 0;
+        if (!q || !len || len > 255 || memchr(p + 1, '/', len) || p[1] == '.') {
+            fprintf(stderr, "spectra: '%s': bad entry in splits.%s.shards (want plain file names)\n", mpath, split);
+            goto fail;
+        }
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%.*s", dir, (int)len, p + 1);
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "spectra: '%s' lists %s shard '%s', which is missing; run spectra prepare again\n", mpath, split,
+                    path);
+            goto fail;
+        }
+        char **grown = realloc(*out, (*n + 1) * sizeof **out);
+        if (!grown || !(grown[*n] = strdup(path))) {
+            if (grown) *out = grown;
+            fprintf(stderr, "spectra: out of memory reading '%s'\n", mpath);
+            goto fail;
+        }
+        *out = grown;
+        (*n)++;
+        p = q + 1;
+    }
+fail:
+    for (size_t i = 0; i < *n; i++) free((*out)[i]);
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    return -1;
+}
+
 int cli_find_shards(const char *dir, data_shards *d) {
     memset(d, 0, sizeof *d);
-    glob_list(dir, "*_train_*.bin", &d->train, &d->n_train);
-    glob_list(dir, "*_val_*.bin", &d->val, &d->n_val);
-    if (d->n_train == 0) {
-        fprintf(stderr, "spectra: no training shards (*_train_*.bin) in '%s'. Prepare data first, e.g.\n"
-                        "  spectra prepare --train-vocab 8192 --out %s\n", dir, dir);
+    char mpath[1100];
+    snprintf(mpath, sizeof mpath, "%s/manifest.json", dir);
+    char *man = read_small_file(mpath);
+    if (!man) {
+        fprintf(stderr, "spectra: no readable '%s'. Prepare data first, e.g.\n"
+                        "  spectra prepare --train-vocab 8192 --out %s\n", mpath, dir);
+        return -1;
+    }
+    const char *v = json_value(man, "vocab_size");
+    char *vend = NULL;
+    long vocab = v ? strtol(v, &vend, 10) : 0;
+    /* shards hold uint16 ids */
+    if (!v || vend == v || vocab < 1 || vocab > 65536) {
+        fprintf(stderr, "spectra: '%s' has no vocab_size in [1, 65536]\n", mpath);
+        free(man);
+        return -1;
+    }
+    d->vocab_size = (uint32_t)vocab;
+    int tr = manifest_shards(man, mpath, dir, "train", &d->train, &d->n_train);
+    int va = tr < 0 ? -1 : manifest_shards(man, mpath, dir, "val", &d->val, &d->n_val);
+    free(man);
+    if (tr < 0 || va < 0) {
         cli_free_shards(d);
         return -1;
     }
-    char mpath[1100];
-    snprintf(mpath, sizeof mpath, "%s/manifest.json", dir);
-    FILE *f = fopen(mpath, "r");
-    char buf[8192] = {0};
-    if (f) {
-        size_t got = fread(buf, 1, sizeof buf - 1, f);
-        buf[got] = '\0';
-        fclose(f);
-    }
-    const char *v = strstr(buf, "\"vocab_size\"");
-    if (!v || sscanf(strchr(v, ':') + 1, "%u", &d->vocab_size) != 1 || d->vocab_size == 0) {
-        fprintf(stderr, "spectra: cannot read vocab_size from '%s'\n", mpath);
+    if (tr == 0) glob_list(dir, "*_train_*.bin", &d->train, &d->n_train);
+    if (va == 0) glob_list(dir, "*_val_*.bin", &d->val, &d->n_val);
+    if (d->n_train == 0) {
+        fprintf(stderr, "spectra: no training shards in '%s'. Prepare data first, e.g.\n"
+                        "  spectra prepare --train-vocab 8192 --out %s\n", dir, dir);
         cli_free_shards(d);
         return -1;
     }
@@ -234,7 +323,9 @@ int cli_run_training(spectra_trainer *tr, const spectra_train_config *cfg, const
     snprintf(tokpath, sizeof tokpath, "%s/tokenizer.txt", out_dir);
     FILE *tf = fopen(tokpath, "w");
     if (tf) {
-        fprintf(tf, "%s\n", tokenizer);
+        /* absolute: `spectra sample` may run from another directory than this run */
+        char absdir[PATH_MAX];
+        fprintf(tf, "%s\n", strcmp(tokenizer, "gpt2") && realpath(tokenizer, absdir) ? absdir : tokenizer);
         fclose(tf);
     }
     struct sigaction sa;

@@ -25,8 +25,9 @@ typedef struct data_shards {
     uint32_t vocab_size;
     char tokenizer_dir[1024]; /* "gpt2" or a directory with encoder.json + vocab.bpe */
 } data_shards;
-/* DIR/<x>_train_<n>.bin and DIR/<x>_val_<n>.bin, the vocabulary from DIR/manifest.json, and the
- * tokenizer (DIR/tokenizer/ if present, else GPT-2). Prints what is missing on failure. */
+/* The shards DIR/manifest.json lists under splits.train/val.shards (a manifest without such
+ * lists: DIR/<x>_train_<n>.bin and DIR/<x>_val_<n>.bin), the vocabulary from its vocab_size,
+ * and the tokenizer (DIR/tokenizer/ if present, else GPT-2). Prints what is wrong on failure. */
 int cli_find_shards(const char *dir, data_shards *out);
 void cli_free_shards(data_shards *d);
 

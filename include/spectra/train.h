@@ -49,6 +49,11 @@ typedef struct spectra_train_config {
  * cosine schedule with 5% warm-up (min 10%), clip 1.0, 20 validation batches. */
 spectra_train_config spectra_train_config_default(void);
 
+/* Checks a config as spectra_trainer_create does (model shape, batch geometry, schedule,
+ * both optimizer groups) without building anything: SPECTRA_ERR_INVALID_ARG naming the
+ * problem. The vocabulary must already be set. */
+spectra_status spectra_train_config_validate(const spectra_train_config *cfg);
+
 /* Learning-rate multiplier in [0, 1] for `step` (0-based) under the config's schedule. */
 double spectra_lr_schedule_factor(const spectra_train_config *cfg, uint64_t step);
 

@@ -79,6 +79,13 @@ spectra_status spectra_read_file(const char *path, void **data, size_t *len) {
     if (!path || !data || !len) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "read_file: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f) return io_error("cannot open", path);
+    /* fopen opens a directory too, and ftell then reports LONG_MAX: say what it is instead of
+     * failing to allocate 8 EiB */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return spectra_set_error(SPECTRA_ERR_IO, "'%s' is a directory, not a file", path);
+    }
     if (fseek(f, 0, SEEK_END) != 0) {
         fclose(f);
         return io_error("cannot seek", path);

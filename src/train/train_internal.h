@@ -15,7 +15,6 @@ struct spectra_trainer {
     char err[512];
 };
 
-spectra_status spectra_train_config_validate(const spectra_train_config *c);
 spectra_status spectra_hparams_validate(const spectra_hparams *hp);
 
 #endif

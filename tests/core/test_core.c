@@ -41,6 +41,10 @@ int main(void) {
     unlink(path);
     CHECK(spectra_read_file("/nonexistent/dir/x", &data, &len) == SPECTRA_ERR_IO);
     CHECK(strstr(spectra_last_error(), "/nonexistent/dir/x") != NULL);
+    /* a directory is named as such (ftell on one reports LONG_MAX: this was "out of memory") */
+    data = NULL;
+    CHECK(spectra_read_file(".", &data, &len) == SPECTRA_ERR_IO && data == NULL);
+    CHECK(strstr(spectra_last_error(), "is a directory") != NULL);
     CHECK(spectra_write_file_atomic("/nonexistent/dir/x", msg, 3) == SPECTRA_ERR_IO);
 
     spectra_reader r;

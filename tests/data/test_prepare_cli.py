@@ -134,6 +134,16 @@ for args, flag, val in ((["train", "--vocab", "abc"], "--vocab", "abc"), (["trai
     check(r.returncode == 2 and flag in r.stderr and val in r.stderr and "missing" not in r.stderr
           and not os.path.exists(out), f"tokenizer {' '.join(args)}: rc={r.returncode} {r.stderr}")
 
+# encode takes its options before FILE (after it they were ignored: GPT-2 was used instead)
+hi = os.path.join(work, "hi.txt")
+open(hi, "w").write("hi there")
+r = subprocess.run([exe, "tokenizer", "encode", hi, "--tokenizer", os.path.join(work, "out", "tokenizer")],
+                   capture_output=True, text=True)
+check(r.returncode == 2 and "options go before FILE" in r.stderr, f"encode FILE --tokenizer: rc={r.returncode} {r.stderr}")
+r = subprocess.run([exe, "tokenizer", "encode", "--tokenizer", os.path.join(work, "out", "tokenizer"), work],
+                   capture_output=True, text=True)
+check(r.returncode == 1 and "Is a directory" in r.stderr, f"encode DIR: rc={r.returncode} {r.stderr}")
+
 # decode: ids are range-checked before any cast (2^32 + 1 once decoded as id 1).
 tokdir = os.path.join(work, "out", "tokenizer")
 r = subprocess.run([exe, "tokenizer", "decode", "--tokenizer", tokdir, "65", "296", "297"], capture_output=True)

@@ -89,4 +89,17 @@ check "--repeats 0 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad
 check "--paired -1 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --paired" "$work/e"'
 "$SPECTRA" bench optim --pairs -1 >"$work/o" 2>"$work/e"; rc=$?
 check "--pairs -1 exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --pairs" "$work/e"'
+# shapes are parsed strictly, before the minute of reference probes: a sign, a space, a side
+# past 65536 or an overflowing number used to pass strtoul and fail (or wrap) at allocation
+for bad in "-2x4" " 8x8" "8x 8" "99999999999999999999x4" "70000x2" "8x" "x8" "8x8x8"; do
+  "$SPECTRA" bench optim --shapes "$bad" >"$work/o" 2>"$work/e"; rc=$?
+  check "--shapes '$bad' exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --shapes" "$work/e"'
+done
+"$SPECTRA" bench optim --optims foo >"$work/o" 2>"$work/e"; rc=$?
+check "an unknown optimizer exits 2 and lists the names" '[ $rc -eq 2 ] && grep -q "spectra-tT" "$work/e"'
+"$SPECTRA" bench train --preset tiny --optims adamw,bogus >"$work/o" 2>"$work/e"; rc=$?
+check "bench train: an unknown optimizer exits 2 before anything runs" \
+  '[ $rc -eq 2 ] && grep -q "bogus" "$work/e" && ! grep -q "^adamw" "$work/o"'
+"$SPECTRA" bench train --preset tiny --batch 4096 --seq 65536 --steps 100000 --optims adamw >"$work/o" 2>"$work/e"; rc=$?
+check "bench train: a batch of 268M tokens is refused up front, not a crash (rc $rc)" '[ $rc -eq 2 ] && grep -q "tokens per step" "$work/e"'
 finish test_bench_cli

@@ -37,4 +37,21 @@ check "unknown plan directive is a clear error" '[ $rc -eq 2 ] && grep -q "bad.p
 printf 'run a optim=adamw out=/tmp/x\n' > "$work/bad2.plan"
 out=$("$SPECTRA" experiment run "$work/bad2.plan" 2>&1); rc=$?
 check "plans cannot set out" '[ $rc -eq 2 ] && grep -q "set by the plan runner" <<<"$out"'
+printf 'defaults data=%s preset=tiny batch=4 seq=16 steps=4 sample-tokens=0\nrun good optim=adamw\nrun late lr=abc\n' "$work/data" > "$work/late.plan"
+out=$("$SPECTRA" experiment run "$work/late.plan" --out "$work/late" 2>&1); rc=$?
+check "a bad value in the last entry stops the plan before any run" \
+  '[ $rc -eq 2 ] && grep -q "run .late. has bad settings" <<<"$out" && grep -q -- "--lr expects" <<<"$out" && [ ! -e "$work/late" ]'
+printf 'run .. optim=adamw\n' > "$work/dots.plan"
+out=$("$SPECTRA" experiment run "$work/dots.plan" --out "$work/dots" 2>&1); rc=$?
+check "a run named .. is refused" '[ $rc -eq 2 ] && grep -q "needs a NAME" <<<"$out"'
+out=$("$SPECTRA" experiment run "$work/tiny.plan" --out "$work/dry" --dry-run 2>&1); rc=$?
+check "--dry-run lists the runs and writes nothing" '[ $rc -eq 0 ] && grep -q "adamw: running" <<<"$out" && [ ! -e "$work/dry" ]'
+# paths reach gnuplot and the file system without a shell: a quote in --out runs nothing
+odd="$work/o'; touch $work/INJECTED; echo '"
+"$SPECTRA" experiment run "$work/tiny.plan" --out "$odd" > "$work/odd.log" 2>&1
+check "an --out with quotes works and runs nothing" \
+  '[ $? -eq 0 ] && [ -f "$odd/summary.csv" ] && [ -f "$odd/plan.txt" ] && [ ! -e "$work/INJECTED" ]'
+if command -v gnuplot > /dev/null; then
+  check "the plots are drawn in such a directory" '[ -s "$odd/loss_vs_step.png" ]'
+fi
 finish test_experiment

@@ -49,6 +49,52 @@ check "--stop-at 20 leaves a checkpoint at step 20" '[ "$(grep -c "\"step\"" "$w
 "$SPECTRA" train --resume "$work/b/checkpoint.bin" --out "$work/b" --val-every 1000 --sample-tokens 0 --quiet --data "$work/data" > /dev/null 2>&1
 check "40 steps == 20 + resume + 20 (identical checkpoint bytes)" 'cmp -s "$work/a/checkpoint.bin" "$work/b/checkpoint.bin"'
 
+# resume refuses what it cannot honour, before touching anything (these flags used to be
+# dropped without a word, and a target before the checkpoint "trained 0 steps" with rc 0)
+sum_b=$(md5sum < "$work/b/checkpoint.bin")
+out=$("$SPECTRA" train "${common[@]}" --batch 4 --resume "$work/b/checkpoint.bin" --out "$work/b" 2>&1); rc=$?
+check "resume with another --batch is a usage error naming it" '[ $rc -eq 2 ] && grep -q -- "--batch 4. differs" <<<"$out"'
+out=$("$SPECTRA" train --resume "$work/b/checkpoint.bin" --out "$work/b2" --data "$work/data" --steps 10 2>&1); rc=$?
+check "resume with --steps before the checkpoint's step is refused, no --out created" \
+  '[ $rc -eq 2 ] && grep -q "not after the checkpoint.s step 40" <<<"$out" && [ ! -e "$work/b2" ]'
+out=$("$SPECTRA" train "${common[@]}" --steps 40 --resume "$work/b/checkpoint.bin" --out "$work/b" --sample-tokens 0 2>&1); rc=$?
+check "resume repeating the run's own flags is accepted (a finished run just reports)" '[ $rc -eq 0 ] && grep -q "(0 this run)" <<<"$out"'
+check "the refused resumes left the checkpoint as it was" '[ "$(md5sum < "$work/b/checkpoint.bin")" = "$sum_b" ]'
+
+# options are checked before anything is created
+out=$("$SPECTRA" train "${common[@]}" --steps 10 --warmup 100 --out "$work/w" 2>&1); rc=$?
+check "a config the trainer would refuse is a usage error, and --out is not created" \
+  '[ $rc -eq 2 ] && grep -q "warm-up" <<<"$out" && [ ! -e "$work/w" ]'
+out=$("$SPECTRA" train "${common[@]}" --steps " -1" --out "$work/w" 2>&1); rc=$?
+check "a number with leading space and sign is rejected" '[ $rc -eq 2 ] && grep -q -- "--steps expects" <<<"$out"'
+out=$("$SPECTRA" train "${common[@]}" --steps 5 --out "$work/w" --check 2>/dev/null); rc=$?
+check "--check validates and creates nothing (silent with --quiet)" '[ $rc -eq 0 ] && [ -z "$out" ] && [ ! -e "$work/w" ]'
+out=$("$SPECTRA" train --data "$work/data" --steps 5 --out "$work/w" --check 2>&1); rc=$?
+check "--check says what it checked" '[ $rc -eq 0 ] && grep -q "options valid" <<<"$out" && [ ! -e "$work/w" ]'
+
+# the manifest's shard list is the data: a stale shard beside it is not read, a listed one
+# that is missing is an error, a manifest without vocab_size is an error (it used to crash)
+cp -r "$work/data" "$work/data2"
+head -c 5000 /dev/urandom > "$work/data2/default_train_000009.bin"
+out=$("$SPECTRA" train "${common[@]}" --data "$work/data2" --steps 2 --out "$work/d2run" --sample-tokens 0 2>&1); rc=$?
+check "a shard not in the manifest is ignored" '[ $rc -eq 0 ]'
+rm "$work/data2/$(sed -n "s/.*\"train\".*\"shards\": \[\"\([^\"]*\)\".*/\1/p" "$work/data2/manifest.json")"
+out=$("$SPECTRA" train "${common[@]}" --data "$work/data2" --steps 2 --out "$work/d2run2" --check 2>&1); rc=$?
+check "a listed shard that is missing is named" '[ $rc -eq 1 ] && grep -q "which is missing" <<<"$out"'
+printf '{"vocab_size"}' > "$work/data2/manifest.json"
+out=$("$SPECTRA" train --data "$work/data2" --check 2>&1); rc=$?
+check "a manifest without a vocab_size value is an error, not a crash" '[ $rc -eq 1 ] && grep -q "no vocab_size" <<<"$out"'
+
+# sample from another directory than the run's, on a run given a relative --data
+(cd "$work" && "$SPECTRA" train --data data --preset tiny --d-model 64 --d-ff 192 --batch 8 --seq 64 --steps 2 \
+  --quiet --sample-tokens 0 --out rel > /dev/null 2>&1)
+out=$(cd / && "$SPECTRA" sample --checkpoint "$work/rel/checkpoint.bin" --prompt "The" --tokens 3 2>&1); rc=$?
+check "sample finds the run's tokenizer from another directory" '[ $rc -eq 0 ] && grep -q "^The" <<<"$out"'
+out=$("$SPECTRA" sample --checkpoint "$work/rel" 2>&1); rc=$?
+check "a directory given as the checkpoint is named as such" '[ $rc -eq 1 ] && grep -q "is a directory" <<<"$out"'
+out=$("$SPECTRA" analyze spectrum --data "$work/data" --checkpoint "$work/none.bin" --out "$work/an" 2>&1); rc=$?
+check "analyze with a missing checkpoint creates no --out" '[ $rc -eq 1 ] && [ ! -e "$work/an" ]'
+
 # Ctrl-C: checkpoint written, exit 130, and it resumes
 "$SPECTRA" train "${common[@]}" --steps 100000 --ckpt-every 100000 --val-every 100000 --out "$work/c" --sample-tokens 0 > "$work/c.out" 2> "$work/c.err" &
 pid=$!
