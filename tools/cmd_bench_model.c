@@ -60,8 +60,9 @@ int cmd_bench_model(int argc, char **argv) {
         long n = 0;
         if (strcmp(a, "--preset") != 0) {
             n = strtol(v, &end, 10);
-            if (!*v || *end || n <= 0 || n > 1000000000L) {
-                fprintf(stderr, "bench model: %s: '%s' is not a positive integer\n", a, v);
+            long lo = strcmp(a, "--seed") ? 1 : 0; /* a seed of 0 is a seed */
+            if (!*v || *end || n < lo || n > 1000000000L) {
+                fprintf(stderr, "bench model: %s: '%s' is not an integer in [%ld, 1e9]\n", a, v, lo);
                 return 2;
             }
         }

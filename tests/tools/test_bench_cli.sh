@@ -102,4 +102,6 @@ check "bench train: an unknown optimizer exits 2 before anything runs" \
   '[ $rc -eq 2 ] && grep -q "bogus" "$work/e" && ! grep -q "^adamw" "$work/o"'
 "$SPECTRA" bench train --preset tiny --batch 4096 --seq 65536 --steps 100000 --optims adamw >"$work/o" 2>"$work/e"; rc=$?
 check "bench train: a batch of 268M tokens is refused up front, not a crash (rc $rc)" '[ $rc -eq 2 ] && grep -q "tokens per step" "$work/e"'
+"$SPECTRA" bench model --preset tiny --batch 1 --seq 8 --seed 0 >"$work/o" 2>"$work/e"; rc=$?
+check "bench model: --seed 0 is a seed" '[ $rc -eq 0 ] && grep -q "tokens/s" "$work/o"'
 finish test_bench_cli

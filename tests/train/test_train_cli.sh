@@ -8,6 +8,9 @@
 # flag parsing
 out=$("$SPECTRA" train --no-such-flag 2>&1); rc=$?
 check "unknown flag is a usage error (rc 2) naming the flag" '[ $rc -eq 2 ] && grep -q -- "--no-such-flag" <<<"$out"'
+check "an unknown last flag is called unknown, not short of a value" '! grep -q "needs a value" <<<"$out" && grep -q "unknown option" <<<"$out"'
+out=$("$SPECTRA" train --seq 2>&1); rc=$?
+check "a known flag without its value says so" '[ $rc -eq 2 ] && grep -q -- "--seq. needs a value" <<<"$out"'
 out=$("$SPECTRA" train --batch zero 2>&1); rc=$?
 check "non-numeric --batch is rejected" '[ $rc -eq 2 ] && grep -q -- "--batch expects" <<<"$out"'
 out=$("$SPECTRA" train --optim adam 2>&1); rc=$?
@@ -71,6 +74,10 @@ out=$("$SPECTRA" train "${common[@]}" --steps 5 --out "$work/w" --check 2>/dev/n
 check "--check validates and creates nothing (silent with --quiet)" '[ $rc -eq 0 ] && [ -z "$out" ] && [ ! -e "$work/w" ]'
 out=$("$SPECTRA" train --data "$work/data" --steps 5 --out "$work/w" --check 2>&1); rc=$?
 check "--check says what it checked" '[ $rc -eq 0 ] && grep -q "options valid" <<<"$out" && [ ! -e "$work/w" ]'
+
+out=$("$SPECTRA" train "${common[@]}" --optim adamw --rank-ratio 0.5 --out "$work/w" --check 2>&1); rc=$?
+check "a Spectra-only flag with --optim adamw is accepted and said to have no effect" \
+  '[ $rc -eq 0 ] && grep -q -- "--rank-ratio has no effect with --optim adamw" <<<"$out"'
 
 # the manifest's shard list is the data: a stale shard beside it is not read, a listed one
 # that is missing is an error, a manifest without vocab_size is an error (it used to crash)
