@@ -681,6 +681,11 @@ static int bench_train(int argc, char **argv) {
                 topt[i - warmup] = st.seconds_optim;
             }
         }
+        if (rc) { /* a failed step: report it, time nothing more */
+            free(in), free(tg), free(tstep), free(topt), free(tf), free(tb);
+            spectra_trainer_destroy(tr);
+            break;
+        }
         /* Forward and backward separately, on the trainer's model and batch geometry. */
         spectra_model *m = spectra_trainer_model(tr);
         for (int i = 0; i < B * T; i++) {

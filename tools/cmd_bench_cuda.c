@@ -119,7 +119,7 @@ int cmd_bench_optim_cuda(int argc, char **argv) {
         } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup")) && v) {
             char *end;
             long x = strtol(v, &end, 10);
-            if (*end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
+            if (!*v || *end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
             if (a[2] == 'r') repeats = (int)x;
             else warmup = (int)x;
             i++;

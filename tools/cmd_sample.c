@@ -26,7 +26,12 @@ int cmd_sample(int argc, char **argv) {
             return 0;
         }
         if (!v) {
-            fprintf(stderr, "spectra sample: option '%s' needs a value (or is unknown)\n", a);
+            static const char *const valued[] = {"--checkpoint", "--prompt", "--tokenizer", "--tokens", "--top-k",
+                                                 "--temperature", "--seed"};
+            int known = 0;
+            for (size_t q = 0; q < sizeof valued / sizeof valued[0]; q++) known |= !strcmp(a, valued[q]);
+            if (known) fprintf(stderr, "spectra sample: option '%s' needs a value\n", a);
+            else fprintf(stderr, "spectra sample: unknown option '%s'\n", a);
             usage(stderr);
             return 2;
         }

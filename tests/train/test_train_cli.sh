@@ -11,6 +11,10 @@ check "unknown flag is a usage error (rc 2) naming the flag" '[ $rc -eq 2 ] && g
 check "an unknown last flag is called unknown, not short of a value" '! grep -q "needs a value" <<<"$out" && grep -q "unknown option" <<<"$out"'
 out=$("$SPECTRA" train --seq 2>&1); rc=$?
 check "a known flag without its value says so" '[ $rc -eq 2 ] && grep -q -- "--seq. needs a value" <<<"$out"'
+out=$("$SPECTRA" sample --bogus 2>&1); rc=$?
+check "sample: an unknown last flag is called unknown" '[ $rc -eq 2 ] && grep -q "unknown option .--bogus" <<<"$out" && ! grep -q "needs a value" <<<"$out"'
+out=$("$SPECTRA" sample --checkpoint 2>&1); rc=$?
+check "sample: a known flag without its value says so" '[ $rc -eq 2 ] && grep -q -- "--checkpoint. needs a value" <<<"$out"'
 out=$("$SPECTRA" train --batch zero 2>&1); rc=$?
 check "non-numeric --batch is rejected" '[ $rc -eq 2 ] && grep -q -- "--batch expects" <<<"$out"'
 out=$("$SPECTRA" train --optim adam 2>&1); rc=$?
