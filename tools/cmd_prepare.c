@@ -39,11 +39,17 @@ typedef struct split_out {
     unsigned long long bytes, tokens;
 } split_out;
 
+/* The file name of shard `index` of a split: written, listed in the manifest, and cleaned up
+ * under this one name. */
+static void shard_name(const split_out *s, size_t index, char *out, size_t cap) {
+    snprintf(out, cap, "%s_%s_%06zu.bin", s->prefix, s->name, index);
+}
+
 static int flush_shard(split_out *s) {
     if (s->buf.len == 0) return 0;
     char path[4096];
     char fname[96];
-    snprintf(fname, sizeof fname, "%s_%s_%06zu.bin", s->prefix, s->name, s->shards);
+    shard_name(s, s->shards, fname, sizeof fname);
     snprintf(path, sizeof path, "%s/%s", s->dir, fname);
     if (spectra_shard_write(path, s->buf.ids, s->buf.len, s->vocab)) {
         fprintf(stderr, "\nspectra prepare: %s\n", spectra_last_error());
@@ -324,7 +330,7 @@ int cmd_prepare(int argc, char **argv) {
                         sp[k].docs, sp[k].bytes, sp[k].tokens);
                 for (size_t j = 0; j < sp[k].shards; j++) {
                     char fname[96];
-                    snprintf(fname, sizeof fname, "%s_%s_%06zu.bin", sp[k].prefix, sp[k].name, j);
+                    shard_name(&sp[k], j, fname, sizeof fname);
                     fprintf(f, "%s", j ? ", " : "");
                     json_str(f, fname);
                 }
@@ -347,8 +353,9 @@ int cmd_prepare(int argc, char **argv) {
         size_t removed = 0;
         for (int k = 0; k < 2; k++)
             for (size_t j = sp[k].shards;; j++) {
-                char path[4300];
-                snprintf(path, sizeof path, "%s/%s_%s_%06zu.bin", outdir, name, sp[k].name, j);
+                char path[4300], fname[96];
+                shard_name(&sp[k], j, fname, sizeof fname);
+                snprintf(path, sizeof path, "%s/%s", outdir, fname);
                 if (unlink(path) != 0) break;
                 removed++;
             }
