@@ -4,6 +4,7 @@
  * include/spectra/analysis.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "cli_flags.h"
 #include "data_cli.h"
 #include "spectra/spectra.h"
 #include "train_cli.h"
@@ -126,6 +127,18 @@ static size_t rmin(size_t a, size_t b) { return a < b ? a : b; }
 
 /* ---- setup ---- */
 
+/* --checkpoint, which may be given several times (spectrum compares them). */
+static int add_checkpoint(void *ctx, const cli_flag *f, const char *value) {
+    an_opts *o = ctx;
+    if (f->kind != CLI_CALL) return 1;
+    if (o->n_ckpt == MAX_CKPT) {
+        fprintf(stderr, "spectra analyze: at most %d checkpoints\n", MAX_CKPT);
+        return 0;
+    }
+    o->ckpt[o->n_ckpt++] = value;
+    return 1;
+}
+
 static int parse(int argc, char **argv, an_opts *o) {
     memset(o, 0, sizeof *o);
     o->data = "data/default-bpe8k";
@@ -156,54 +169,33 @@ static int parse(int argc, char **argv, an_opts *o) {
                 argv[1]);
         return 2;
     }
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return -1;
-        }
-        if (!strcmp(a, "--no-plot")) {
-            o->plot = 0;
-            continue;
-        }
-        static const char *known[] = {"--checkpoint", "--data",  "--out",         "--layers", "--batches",
-                                      "--batch",      "--seq",   "--ref-batches", "--micro",  "--micro-batch",
-                                      "--rank",       "--seed",  "--ns-steps", "--rows", "--cols", "--repeats"};
-        int is_known = 0;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= !strcmp(a, known[k]);
-        if (!is_known) {
-            fprintf(stderr, "spectra analyze %s: unknown option '%s' (see --help)\n", o->sub, a);
-            return 2;
-        }
-        if (!v) {
-            fprintf(stderr, "spectra analyze %s: option '%s' needs a value\n", o->sub, a);
-            return 2;
-        }
-        i++;
-        int ok = 1;
-        if (!strcmp(a, "--checkpoint")) {
-            if (o->n_ckpt == MAX_CKPT) {
-                fprintf(stderr, "spectra analyze: at most %d checkpoints\n", MAX_CKPT);
-                return 2;
-            }
-            o->ckpt[o->n_ckpt++] = v;
-        } else if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--layers")) o->layers = v;
-        else if (!strcmp(a, "--batches")) ok = cli_parse_int(a, v, 1, 1 << 20, &o->batches);
-        else if (!strcmp(a, "--batch")) ok = cli_parse_int(a, v, 1, 1 << 16, &o->batch);
-        else if (!strcmp(a, "--seq")) ok = cli_parse_int(a, v, 1, 1 << 20, &o->seq);
-        else if (!strcmp(a, "--ref-batches")) ok = cli_parse_int(a, v, 1, 1 << 20, &o->ref_batches);
-        else if (!strcmp(a, "--micro")) ok = cli_parse_int(a, v, 2, 1 << 20, &o->micro);
-        else if (!strcmp(a, "--micro-batch")) ok = cli_parse_int(a, v, 1, 1 << 16, &o->micro_batch);
-        else if (!strcmp(a, "--rank")) ok = cli_parse_int(a, v, 1, 1 << 20, &o->rank);
-        else if (!strcmp(a, "--ns-steps")) ok = cli_parse_int(a, v, 0, 100, &o->ns_steps);
-        else if (!strcmp(a, "--seed")) ok = cli_parse_u64(a, v, 0, &o->seed);
-        else if (!strcmp(a, "--rows")) ok = cli_parse_int(a, v, 2, 1 << 15, &o->rows);
-        else if (!strcmp(a, "--cols")) ok = cli_parse_int(a, v, 2, 1 << 15, &o->cols);
-        else if (!strcmp(a, "--repeats")) ok = cli_parse_int(a, v, 1, 1000, &o->repeats);
-        if (!ok) return 2;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--checkpoint", CLI_CALL, NULL)},
+        {CLI_FLAG("--no-plot", CLI_OFF, &o->plot)},
+        {CLI_FLAG("--data", CLI_STRING, &o->data)},
+        {CLI_FLAG("--out", CLI_STRING, &o->out)},
+        {CLI_FLAG("--layers", CLI_STRING, &o->layers)},
+        {CLI_FLAG("--batches", CLI_INT, &o->batches), .lo = 1, .hi = 1 << 20},
+        {CLI_FLAG("--batch", CLI_INT, &o->batch), .lo = 1, .hi = 1 << 16},
+        {CLI_FLAG("--seq", CLI_INT, &o->seq), .lo = 1, .hi = 1 << 20},
+        {CLI_FLAG("--ref-batches", CLI_INT, &o->ref_batches), .lo = 1, .hi = 1 << 20},
+        {CLI_FLAG("--micro", CLI_INT, &o->micro), .lo = 2, .hi = 1 << 20},
+        {CLI_FLAG("--micro-batch", CLI_INT, &o->micro_batch), .lo = 1, .hi = 1 << 16},
+        {CLI_FLAG("--rank", CLI_INT, &o->rank), .lo = 1, .hi = 1 << 20},
+        {CLI_FLAG("--ns-steps", CLI_INT, &o->ns_steps), .lo = 0, .hi = 100},
+        {CLI_FLAG("--seed", CLI_U64, &o->seed), .lo = 0},
+        {CLI_FLAG("--rows", CLI_INT, &o->rows), .lo = 2, .hi = 1 << 15},
+        {CLI_FLAG("--cols", CLI_INT, &o->cols), .lo = 2, .hi = 1 << 15},
+        {CLI_FLAG("--repeats", CLI_INT, &o->repeats), .lo = 1, .hi = 1000},
+    };
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "analyze %s", o->sub);
+    int prc = cli_parse_flags(cmd, argc, argv, 2, flags, sizeof flags / sizeof flags[0], add_checkpoint, o, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return -1;
     }
+    if (prc) return prc;
     if (o->n_ckpt == 0 && strcmp(o->sub, "svd-bench")) {
         fprintf(stderr, "spectra analyze %s: --checkpoint is required\n", o->sub);
         return 2;

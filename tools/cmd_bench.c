@@ -16,6 +16,7 @@
  * Muon/Spectra (run_pairs). */
 #include "bench_util.h"
 #include "cli.h"
+#include "cli_flags.h"
 #include "spectra/spectra.h"
 
 #include <math.h>
@@ -317,49 +318,46 @@ static int bench_optim(int argc, char **argv) {
     o.rank_ratio = 0.015;
     o.paired = 5;
     o.pairs = 5;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) o.json = 1;
-        else if (!strcmp(a, "--check-finite")) o.check_finite = 1;
-        else if (!strcmp(a, "--no-paired")) o.paired = 0;
-        else if (!strcmp(a, "--fused")) spectra_internal_set_fused(1);
-        else if (!strcmp(a, "--no-skinny")) spectra_internal_set_skinny(0);
-        else if (!strcmp(a, "--no-panel")) spectra_internal_set_panel(0);
-        else if (!strcmp(a, "--separate-momentum")) spectra_internal_set_panel_momentum(0);
-        else if (!strcmp(a, "--device") && v) i++; /* cpu */
-        else if (!strcmp(a, "--shapes") && v) {
-            if (parse_shapes(&o, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072: up to 16 shapes, sides 2..65536)\n", v); return 2; }
-            i++;
-        } else if (!strcmp(a, "--optims") && v) {
-            if (parse_optims(&o, v)) {
-                fprintf(stderr, "spectra bench optim: bad --optims '%s' (want a comma list of spectra-tT (T = 1..64), adamw, muon, dion, sgd; at most 16)\n", v);
-                return 2;
-            }
-            i++;
-        } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup") || !strcmp(a, "--paired") || !strcmp(a, "--pairs")) && v) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (!*v || *end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
-            if (a[2] == 'r') o.repeats = (int)x;
-            else if (a[2] == 'w') o.warmup = (int)x;
-            else if (!strcmp(a, "--pairs")) o.pairs = (int)x;
-            else o.paired = (int)x;
-            i++;
-        } else if (!strcmp(a, "--rank-ratio") && v) {
-            char *end;
-            o.rank_ratio = strtod(v, &end);
-            if (*end || !(o.rank_ratio > 0 && o.rank_ratio < 1)) { fprintf(stderr, "spectra bench optim: bad --rank-ratio '%s'\n", v); return 2; }
-            i++;
-        } else {
-            fprintf(stderr, "spectra bench optim: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
+    const char *shapes_arg = NULL, *optims_arg = NULL, *device = "cpu";
+    int no_paired = 0, fused = 0, no_skinny = 0, no_panel = 0, separate_momentum = 0;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--json", CLI_ON, &o.json)},
+        {CLI_FLAG("--check-finite", CLI_ON, &o.check_finite)},
+        {CLI_FLAG("--no-paired", CLI_ON, &no_paired)},
+        {CLI_FLAG("--fused", CLI_ON, &fused)},
+        {CLI_FLAG("--no-skinny", CLI_ON, &no_skinny)},
+        {CLI_FLAG("--no-panel", CLI_ON, &no_panel)},
+        {CLI_FLAG("--separate-momentum", CLI_ON, &separate_momentum)},
+        {CLI_FLAG("--device", CLI_STRING, &device)}, /* cpu here: cuda was dispatched above */
+        {CLI_FLAG("--shapes", CLI_STRING, &shapes_arg)},
+        {CLI_FLAG("--optims", CLI_STRING, &optims_arg)},
+        {CLI_FLAG("--repeats", CLI_INT, &o.repeats), .lo = 1, .hi = 100000},
+        {CLI_FLAG("--warmup", CLI_INT, &o.warmup), .lo = 0, .hi = 100000},
+        {CLI_FLAG("--paired", CLI_INT, &o.paired), .lo = 0, .hi = 100000},
+        {CLI_FLAG("--pairs", CLI_INT, &o.pairs), .lo = 0, .hi = 100000},
+        {CLI_FLAG("--rank-ratio", CLI_DOUBLE, &o.rank_ratio), .lo = 1e-9, .hi = 0.999999},
+    };
+    int prc = cli_parse_flags("bench optim", argc, argv, 1, flags, sizeof flags / sizeof flags[0], NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    if (shapes_arg && parse_shapes(&o, shapes_arg)) {
+        fprintf(stderr, "spectra bench optim: bad --shapes '%s' (want e.g. 4096x14336,1024x3072: up to 16 shapes, sides 2..65536)\n",
+                shapes_arg);
+        return 2;
+    }
+    if (optims_arg && parse_optims(&o, optims_arg)) {
+        fprintf(stderr, "spectra bench optim: bad --optims '%s' (want a comma list of spectra-tT (T = 1..64), adamw, muon, dion, sgd; at most 16)\n",
+                optims_arg);
+        return 2;
+    }
+    if (no_paired) o.paired = 0;
+    if (fused) spectra_internal_set_fused(1);
+    if (no_skinny) spectra_internal_set_skinny(0);
+    if (no_panel) spectra_internal_set_panel(0);
+    if (separate_momentum) spectra_internal_set_panel_momentum(0);
     const char *coretype_env = getenv("OPENBLAS_CORETYPE");
     const char *core_replaced = cli_blas_core_replaced();
     if (coretype_env && !core_replaced && !o.json)
@@ -550,33 +548,23 @@ static int bench_optim(int argc, char **argv) {
 static int bench_train(int argc, char **argv) {
     const char *preset = "llama-124m", *optims = "adamw,spectra";
     int B = 4, T = 64, steps = 5, warmup = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: spectra bench train [--preset NAME] [--batch B] [--seq T] [--optims LIST] [--steps N] [--warmup N]\n"
-                   "  defaults: --preset llama-124m --batch 4 --seq 64 --optims adamw,spectra --steps 5 --warmup 2\n"
-                   "  Times whole training steps (median) on random tokens; reports tokens/s and the share of\n"
-                   "  forward, backward and optimizer, and each optimizer's step time relative to the first.\n");
-            return 0;
-        }
-        if (!v) {
-            fprintf(stderr, "spectra bench train: unknown or incomplete option '%s'\n", a);
-            return 2;
-        }
-        i++;
-        int ok = 1;
-        if (!strcmp(a, "--preset")) preset = v;
-        else if (!strcmp(a, "--optims")) optims = v;
-        else if (!strcmp(a, "--batch")) ok = cli_parse_int(a, v, 1, 4096, &B);
-        else if (!strcmp(a, "--seq")) ok = cli_parse_int(a, v, 1, 1 << 16, &T);
-        else if (!strcmp(a, "--steps")) ok = cli_parse_int(a, v, 1, 100000, &steps);
-        else if (!strcmp(a, "--warmup")) ok = cli_parse_int(a, v, 0, 100000, &warmup);
-        else {
-            fprintf(stderr, "spectra bench train: unknown option '%s'\n", a);
-            return 2;
-        }
-        if (!ok) return 2;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--preset", CLI_STRING, &preset)},
+        {CLI_FLAG("--optims", CLI_STRING, &optims)},
+        {CLI_FLAG("--batch", CLI_INT, &B), .lo = 1, .hi = 4096},
+        {CLI_FLAG("--seq", CLI_INT, &T), .lo = 1, .hi = 1 << 16},
+        {CLI_FLAG("--steps", CLI_INT, &steps), .lo = 1, .hi = 100000},
+        {CLI_FLAG("--warmup", CLI_INT, &warmup), .lo = 0, .hi = 100000},
+    };
+    int prc = cli_parse_flags("bench train", argc, argv, 1, flags, sizeof flags / sizeof flags[0], NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        printf("usage: spectra bench train [--preset NAME] [--batch B] [--seq T] [--optims LIST] [--steps N] [--warmup N]\n"
+               "  defaults: --preset llama-124m --batch 4 --seq 64 --optims adamw,spectra --steps 5 --warmup 2\n"
+               "  Times whole training steps (median) on random tokens; reports tokens/s and the share of\n"
+               "  forward, backward and optimizer, and each optimizer's step time relative to the first.\n");
+        return 0;
     }
+    if (prc) return prc;
     spectra_train_config cfg = spectra_train_config_default();
     if (spectra_model_config_from_preset(preset, &cfg.model) != SPECTRA_OK) {
         fprintf(stderr, "spectra bench train: %s\n", spectra_last_error());

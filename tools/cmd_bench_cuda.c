@@ -6,6 +6,7 @@
  * machine with a device; otherwise it says so and exits 1. */
 #include "bench_util.h"
 #include "cli.h"
+#include "cli_flags.h"
 #include "spectra/cuda.h"
 #include "spectra/spectra.h"
 
@@ -97,42 +98,30 @@ int cmd_bench_optim_cuda(int argc, char **argv) {
     gcfg cfgs[16];
     gparse_shapes(shapes, &ns, "1024x3072,4096x4096,4096x14336,14336x4096");
     gparse_optims(cfgs, &nc, "spectra-t1,spectra-t2,spectra-t4,spectra-t8,adamw,muon,muon-bf16");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            gusage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--device") && v) {
-            i++; /* already dispatched on */
-        } else if (!strcmp(a, "--shapes") && v) {
-            if (gparse_shapes(shapes, &ns, v)) { fprintf(stderr, "spectra bench optim: bad --shapes '%s'\n", v); return 2; }
-            i++;
-        } else if (!strcmp(a, "--optims") && v) {
-            if (gparse_optims(cfgs, &nc, v)) { fprintf(stderr, "spectra bench optim: bad --optims '%s' for --device cuda\n", v); return 2; }
-            i++;
-        } else if (!strcmp(a, "--grad") && v) {
-            if (strcmp(v, "bf16") && strcmp(v, "fp32")) { fprintf(stderr, "spectra bench optim: --grad bf16|fp32\n"); return 2; }
-            gbf16 = !strcmp(v, "bf16");
-            i++;
-        } else if ((!strcmp(a, "--repeats") || !strcmp(a, "--warmup")) && v) {
-            char *end;
-            long x = strtol(v, &end, 10);
-            if (!*v || *end || x < (a[2] == 'r' ? 1 : 0) || x > 100000) { fprintf(stderr, "spectra bench optim: bad %s '%s'\n", a, v); return 2; }
-            if (a[2] == 'r') repeats = (int)x;
-            else warmup = (int)x;
-            i++;
-        } else if (!strcmp(a, "--rank-ratio") && v) {
-            char *end;
-            rank_ratio = strtod(v, &end);
-            if (*end || !(rank_ratio > 0 && rank_ratio < 1)) { fprintf(stderr, "spectra bench optim: bad --rank-ratio '%s'\n", v); return 2; }
-            i++;
-        } else {
-            fprintf(stderr, "spectra bench optim: unknown or incomplete option '%s'\n", a);
-            gusage(stderr);
-            return 2;
-        }
+    const char *shapes_arg = NULL, *optims_arg = NULL, *device = "cuda";
+    const cli_flag flags[] = {
+        {CLI_FLAG("--json", CLI_ON, &json)},
+        {CLI_FLAG("--device", CLI_STRING, &device)}, /* cuda: dispatched on by the CPU bench */
+        {CLI_FLAG("--shapes", CLI_STRING, &shapes_arg)},
+        {CLI_FLAG("--optims", CLI_STRING, &optims_arg)},
+        {CLI_FLAG("--grad", CLI_CHOICE, &gbf16), .choices = "fp32|bf16"},
+        {CLI_FLAG("--repeats", CLI_INT, &repeats), .lo = 1, .hi = 100000},
+        {CLI_FLAG("--warmup", CLI_INT, &warmup), .lo = 0, .hi = 100000},
+        {CLI_FLAG("--rank-ratio", CLI_DOUBLE, &rank_ratio), .lo = 1e-9, .hi = 0.999999},
+    };
+    int prc = cli_parse_flags("bench optim", argc, argv, 1, flags, sizeof flags / sizeof flags[0], NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        gusage(stdout);
+        return 0;
+    }
+    if (prc) return prc;
+    if (shapes_arg && gparse_shapes(shapes, &ns, shapes_arg)) {
+        fprintf(stderr, "spectra bench optim: bad --shapes '%s'\n", shapes_arg);
+        return 2;
+    }
+    if (optims_arg && gparse_optims(cfgs, &nc, optims_arg)) {
+        fprintf(stderr, "spectra bench optim: bad --optims '%s' for --device cuda\n", optims_arg);
+        return 2;
     }
     if (!spectra_cuda_available()) {
         fprintf(stderr, "spectra bench optim --device cuda: no CUDA device visible, or libspectra built without CUDA\n");

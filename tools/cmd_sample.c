@@ -1,5 +1,6 @@
 /* `spectra sample`: text from a training checkpoint, with temperature and top-k. */
 #include "cli.h"
+#include "cli_flags.h"
 #include "data_cli.h"
 #include "train_cli.h"
 
@@ -19,38 +20,21 @@ int cmd_sample(int argc, char **argv) {
     int n = 128, top_k = 40;
     double temp = 0.8;
     uint64_t seed = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!v) {
-            static const char *const valued[] = {"--checkpoint", "--prompt", "--tokenizer", "--tokens", "--top-k",
-                                                 "--temperature", "--seed"};
-            int known = 0;
-            for (size_t q = 0; q < sizeof valued / sizeof valued[0]; q++) known |= !strcmp(a, valued[q]);
-            if (known) fprintf(stderr, "spectra sample: option '%s' needs a value\n", a);
-            else fprintf(stderr, "spectra sample: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        int ok = 1;
-        if (!strcmp(a, "--checkpoint")) ckpt = v;
-        else if (!strcmp(a, "--prompt")) prompt = v;
-        else if (!strcmp(a, "--tokenizer")) tokarg = v;
-        else if (!strcmp(a, "--tokens")) ok = cli_parse_int(a, v, 1, 1 << 20, &n);
-        else if (!strcmp(a, "--top-k")) ok = cli_parse_int(a, v, 0, 1 << 24, &top_k);
-        else if (!strcmp(a, "--temperature")) ok = cli_parse_double(a, v, 0, 100, &temp);
-        else if (!strcmp(a, "--seed")) ok = cli_parse_u64(a, v, 0, &seed);
-        else {
-            fprintf(stderr, "spectra sample: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--checkpoint", CLI_STRING, &ckpt)},
+        {CLI_FLAG("--prompt", CLI_STRING, &prompt)},
+        {CLI_FLAG("--tokenizer", CLI_STRING, &tokarg)},
+        {CLI_FLAG("--tokens", CLI_INT, &n), .lo = 1, .hi = 1 << 20},
+        {CLI_FLAG("--top-k", CLI_INT, &top_k), .lo = 0, .hi = 1 << 24},
+        {CLI_FLAG("--temperature", CLI_DOUBLE, &temp), .lo = 0, .hi = 100},
+        {CLI_FLAG("--seed", CLI_U64, &seed), .lo = 0},
+    };
+    int prc = cli_parse_flags("sample", argc, argv, 1, flags, sizeof flags / sizeof flags[0], NULL, NULL, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
     if (!ckpt) {
         fprintf(stderr, "spectra sample: --checkpoint is required\n");
         usage(stderr);

@@ -1,5 +1,6 @@
 /* spectra tokenizer encode|decode|bench|train */
 #include "cli.h"
+#include "cli_flags.h"
 #include "data_cli.h"
 #include "train_cli.h"
 
@@ -246,33 +247,23 @@ int cmd_tokenizer(int argc, char **argv) {
     double mb = 0;
     size_t vocab = 0;
     int allow_fetch = 1, i = 2;
-    for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--no-fetch")) {
-            allow_fetch = 0;
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "spectra tokenizer: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--tokenizer")) tokarg = v;
-        else if (!strcmp(a, "--input")) input = v;
-        else if (!strcmp(a, "--corpus")) corpus = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--mb")) {
-            if (!cli_parse_double(a, v, 1e-6, 1e6, &mb)) return 2;
-        } else if (!strcmp(a, "--vocab")) {
-            int x;
-            if (!cli_parse_int(a, v, 257, 65536, &x)) return 2; /* the BPE trainer's range */
-            vocab = (size_t)x;
-        } else {
-            fprintf(stderr, "spectra tokenizer: unknown option %s\n", a);
-            return 2;
-        }
+    int vocab_arg = 0;
+    const cli_flag flags[] = {
+        {CLI_FLAG("--no-fetch", CLI_OFF, &allow_fetch)},
+        {CLI_FLAG("--tokenizer", CLI_STRING, &tokarg)},
+        {CLI_FLAG("--input", CLI_STRING, &input)},
+        {CLI_FLAG("--corpus", CLI_STRING, &corpus)},
+        {CLI_FLAG("--out", CLI_STRING, &out)},
+        {CLI_FLAG("--mb", CLI_DOUBLE, &mb), .lo = 1e-6, .hi = 1e6},
+        {CLI_FLAG("--vocab", CLI_INT, &vocab_arg), .lo = 257, .hi = 65536}, /* the BPE trainer's range */
+    };
+    int prc = cli_parse_flags("tokenizer", argc, argv, 2, flags, sizeof flags / sizeof flags[0], NULL, NULL, &i);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    vocab = (size_t)vocab_arg;
     /* Options come before the positional arguments; what follows them is checked here, before
      * any tokenizer is loaded or fetched: "encode FILE --tokenizer DIR" used to encode with GPT-2. */
     int npos = !strcmp(sub, "encode") ? 1 : !strcmp(sub, "decode") ? -1 : 0;

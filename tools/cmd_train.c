@@ -5,6 +5,7 @@
  * and a sample of generated text. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "cli_flags.h"
 #include "data_cli.h"
 #include "spectra/spectra.h"
 #include "train_cli.h"
@@ -28,13 +29,10 @@ static void on_sigint(int sig) {
 
 typedef struct train_opts {
     spectra_train_config cfg;
-    char data[1024], out[1024], log[1200], resume[1200], preset[64];
+    const char *data, *out, *log, *resume, *preset;
     uint64_t val_every, ckpt_every, print_every, stop_at;
     int sample_tokens, quiet;
-    int lr_set;
 } train_opts;
-
-static const char *sched_names[] = {"cosine", "wsd", "constant"};
 
 static void usage(FILE *f) {
     spectra_train_config d = spectra_train_config_default();
@@ -165,149 +163,121 @@ static int differs_on_resume(const char *flag, const char *value, const spectra_
            a->n_kv_heads != b->n_kv_heads || a->d_ff != b->d_ff || a->tied_embeddings != b->tied_embeddings;
 }
 
+/* Flags that set the run's config carry this tag: on --resume they are compared with the
+ * checkpoint's settings. The others (data, output, how far to go) may change on resume. */
+enum { TRAIN_OUTPUT = 0, TRAIN_CONFIG = 1 };
+
+/* What the flag callback collects: the config flags as given (last occurrence counts), and
+ * the matrix optimizer's flags, applied once --optim is known. */
+typedef struct train_flags {
+    pending given[128], hp[64];
+    int n_given, n_hp;
+} train_flags;
+
+static int on_train_flag(void *ctx, const cli_flag *f, const char *value) {
+    train_flags *t = ctx;
+    if (f->tag == TRAIN_CONFIG) {
+        int q = 0;
+        while (q < t->n_given && strcmp(t->given[q].name, f->name)) q++;
+        if (q == 128) return 1; /* more distinct config flags than exist */
+        t->given[q] = (pending){f->name, value};
+        if (q == t->n_given) t->n_given++;
+    }
+    if (f->kind == CLI_CALL) { /* a matrix optimizer flag */
+        if (t->n_hp == 64) {
+            fprintf(stderr, "spectra train: more than 64 optimizer flags\n");
+            return 0;
+        }
+        t->hp[t->n_hp++] = (pending){f->name, value};
+    }
+    return 1;
+}
+
 int cmd_train(int argc, char **argv) {
     train_opts o;
     memset(&o, 0, sizeof o);
     o.cfg = spectra_train_config_default();
-    snprintf(o.data, sizeof o.data, "data/default-bpe8k");
-    snprintf(o.out, sizeof o.out, "runs/train");
-    snprintf(o.preset, sizeof o.preset, "small");
+    o.data = "data/default-bpe8k";
+    o.out = "runs/train";
+    o.preset = "small";
     o.val_every = 100;
     o.ckpt_every = 200;
     o.print_every = 10;
     o.sample_tokens = 64;
-    int resume = 0, steps_set = 0, warmup_set = 0, check_only = 0;
-    /* flags that set the run's config, for the comparison with a checkpoint's on --resume */
-    pending given[128];
-    int n_given = 0;
+    int resume = 0, steps_set = 0, warmup_set = 0, check_only = 0, schedule = (int)o.cfg.schedule;
     const char *algo_name = "spectra", *matrix_on = "hidden";
-    pending hp_flags[64];
-    int n_hp = 0;
     int model_override[6] = {-1, -1, -1, -1, -1, -1};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--resume")) {
-            resume = 1;
-            if (v && strncmp(v, "--", 2)) {
-                snprintf(o.resume, sizeof o.resume, "%s", v);
-                i++;
-            }
-            continue;
-        }
-        if (!strcmp(a, "--quiet")) {
-            o.quiet = 1;
-            continue;
-        }
-        if (!strcmp(a, "--check")) {
-            check_only = 1;
-            continue;
-        }
-        if (!v) {
-            static const char *const valued[] = {
-                "--accum", "--adamw-eps", "--adamw-lr", "--adamw-weight-decay", "--batch", "--beta1", "--beta2",
-                "--ckpt-every", "--clip", "--d-ff", "--d-model", "--data", "--decay-frac", "--heads", "--kv-heads",
-                "--layers", "--log", "--matrix-opt-on", "--min-lr-frac", "--optim", "--out", "--preset", "--print-every",
-                "--sample-tokens", "--schedule", "--seed", "--seq", "--steps", "--stop-at", "--tied", "--val-batches",
-                "--val-every", "--warmup"};
-            int known = cli_is_matrix_flag(a);
-            for (size_t q = 0; q < sizeof valued / sizeof valued[0]; q++) known |= !strcmp(a, valued[q]);
-            if (known) fprintf(stderr, "spectra train: option '%s' needs a value; see --help\n", a);
-            else fprintf(stderr, "spectra train: unknown option '%s'; see spectra train --help\n", a);
-            return 2;
-        }
-        int ok = 1;
-        i++;
-        static const char *const not_config[] = {"--data", "--out", "--log", "--ckpt-every", "--val-every",
-                                                 "--print-every", "--stop-at", "--sample-tokens", "--steps"};
-        int is_config = 1;
-        for (size_t q = 0; q < sizeof not_config / sizeof not_config[0]; q++)
-            if (!strcmp(a, not_config[q])) is_config = 0;
-        if (is_config) { /* the last occurrence of a flag is the one that counts */
-            int q = 0;
-            while (q < n_given && strcmp(given[q].name, a)) q++;
-            if (q < 128) given[q] = (pending){a, v};
-            if (q == n_given && q < 128) n_given++;
-        }
-        if (!strcmp(a, "--data")) snprintf(o.data, sizeof o.data, "%s", v);
-        else if (!strcmp(a, "--out")) snprintf(o.out, sizeof o.out, "%s", v);
-        else if (!strcmp(a, "--log")) snprintf(o.log, sizeof o.log, "%s", v);
-        else if (!strcmp(a, "--preset")) snprintf(o.preset, sizeof o.preset, "%s", v);
-        else if (!strcmp(a, "--optim")) algo_name = v;
-        else if (!strcmp(a, "--matrix-opt-on")) matrix_on = v;
-        else if (!strcmp(a, "--ckpt-every")) ok = cli_parse_u64(a, v, 1, &o.ckpt_every);
-        else if (!strcmp(a, "--val-every")) ok = cli_parse_u64(a, v, 1, &o.val_every);
-        else if (!strcmp(a, "--print-every")) ok = cli_parse_u64(a, v, 1, &o.print_every);
-        else if (!strcmp(a, "--stop-at")) ok = cli_parse_u64(a, v, 1, &o.stop_at);
-        else if (!strcmp(a, "--val-batches")) ok = cli_parse_int(a, v, 0, 1 << 20, &o.cfg.val_batches);
-        else if (!strcmp(a, "--sample-tokens")) ok = cli_parse_int(a, v, 0, 1 << 16, &o.sample_tokens);
-        else if (!strcmp(a, "--batch")) ok = cli_parse_int(a, v, 1, 65536, &o.cfg.batch_size);
-        else if (!strcmp(a, "--seq")) ok = cli_parse_int(a, v, 1, 1 << 20, &o.cfg.seq_len);
-        else if (!strcmp(a, "--accum")) ok = cli_parse_int(a, v, 1, 65536, &o.cfg.grad_accum);
-        else if (!strcmp(a, "--steps")) {
-            ok = cli_parse_u64(a, v, 1, &o.cfg.max_steps);
-            steps_set = 1;
-        } else if (!strcmp(a, "--seed")) ok = cli_parse_u64(a, v, 0, &o.cfg.seed);
-        else if (!strcmp(a, "--warmup")) {
-            ok = cli_parse_u64(a, v, 0, &o.cfg.warmup_steps);
-            warmup_set = 1;
-        }
-        else if (!strcmp(a, "--min-lr-frac")) ok = cli_parse_double(a, v, 0, 1, &o.cfg.min_lr_frac);
-        else if (!strcmp(a, "--decay-frac")) ok = cli_parse_double(a, v, 1e-9, 1, &o.cfg.decay_frac);
-        else if (!strcmp(a, "--clip")) ok = cli_parse_double(a, v, 0, 1e30, &o.cfg.grad_clip);
-        else if (!strcmp(a, "--schedule")) {
-            int found = 0;
-            for (int s = 0; s < 3; s++)
-                if (!strcmp(v, sched_names[s])) o.cfg.schedule = (spectra_lr_schedule)s, found = 1;
-            if (!found) {
-                fprintf(stderr, "spectra train: --schedule must be cosine, wsd or constant (got '%s')\n", v);
-                ok = 0;
-            }
-        } else if (!strcmp(a, "--adamw-lr")) ok = cli_parse_double(a, v, 0, 10, &o.cfg.adamw.lr);
-        else if (!strcmp(a, "--beta1")) ok = cli_parse_double(a, v, 0, 0.999999, &o.cfg.adamw.beta1);
-        else if (!strcmp(a, "--beta2")) ok = cli_parse_double(a, v, 0, 0.999999, &o.cfg.adamw.beta2);
-        else if (!strcmp(a, "--adamw-eps")) ok = cli_parse_double(a, v, 1e-30, 1, &o.cfg.adamw.eps);
-        else if (!strcmp(a, "--adamw-weight-decay")) ok = cli_parse_double(a, v, 0, 10, &o.cfg.adamw.weight_decay);
-        else if (!strcmp(a, "--d-model")) ok = cli_parse_int(a, v, 1, 1 << 16, &model_override[0]);
-        else if (!strcmp(a, "--layers")) ok = cli_parse_int(a, v, 1, 1024, &model_override[1]);
-        else if (!strcmp(a, "--heads")) ok = cli_parse_int(a, v, 1, 1024, &model_override[2]);
-        else if (!strcmp(a, "--kv-heads")) ok = cli_parse_int(a, v, 1, 1024, &model_override[3]);
-        else if (!strcmp(a, "--d-ff")) ok = cli_parse_int(a, v, 1, 1 << 20, &model_override[4]);
-        else if (!strcmp(a, "--tied")) ok = cli_parse_int(a, v, 0, 1, &model_override[5]);
-        else if (cli_is_matrix_flag(a)) {
-            if (n_hp == 64) {
-                fprintf(stderr, "spectra train: more than 64 optimizer flags\n");
-                ok = 0;
-            } else hp_flags[n_hp++] = (pending){a, v};
-            if (!strcmp(a, "--lr")) o.lr_set = 1;
-        } else {
-            fprintf(stderr, "spectra train: unknown option '%s'; see spectra train --help\n", a);
-            return 2;
-        }
-        if (!ok) return 2;
+    spectra_train_config *c = &o.cfg;
+    cli_flag flags[64] = {
+        {CLI_FLAG("--resume", CLI_OPT_STRING, &o.resume), .given = &resume},
+        {CLI_FLAG("--quiet", CLI_ON, &o.quiet)},
+        {CLI_FLAG("--check", CLI_ON, &check_only)},
+        {CLI_FLAG("--data", CLI_STRING, &o.data)},
+        {CLI_FLAG("--out", CLI_STRING, &o.out)},
+        {CLI_FLAG("--log", CLI_STRING, &o.log)},
+        {CLI_FLAG("--ckpt-every", CLI_U64, &o.ckpt_every), .lo = 1},
+        {CLI_FLAG("--val-every", CLI_U64, &o.val_every), .lo = 1},
+        {CLI_FLAG("--print-every", CLI_U64, &o.print_every), .lo = 1},
+        {CLI_FLAG("--stop-at", CLI_U64, &o.stop_at), .lo = 1},
+        {CLI_FLAG("--sample-tokens", CLI_INT, &o.sample_tokens), .lo = 0, .hi = 1 << 16},
+        {CLI_FLAG("--steps", CLI_U64, &c->max_steps), .lo = 1, .given = &steps_set},
+        {CLI_FLAG("--preset", CLI_STRING, &o.preset), .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--optim", CLI_STRING, &algo_name), .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--matrix-opt-on", CLI_STRING, &matrix_on), .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--val-batches", CLI_INT, &c->val_batches), .lo = 0, .hi = 1 << 20, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--batch", CLI_INT, &c->batch_size), .lo = 1, .hi = 65536, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--seq", CLI_INT, &c->seq_len), .lo = 1, .hi = 1 << 20, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--accum", CLI_INT, &c->grad_accum), .lo = 1, .hi = 65536, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--seed", CLI_U64, &c->seed), .lo = 0, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--warmup", CLI_U64, &c->warmup_steps), .lo = 0, .given = &warmup_set, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--min-lr-frac", CLI_DOUBLE, &c->min_lr_frac), .lo = 0, .hi = 1, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--decay-frac", CLI_DOUBLE, &c->decay_frac), .lo = 1e-9, .hi = 1, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--clip", CLI_DOUBLE, &c->grad_clip), .lo = 0, .hi = 1e30, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--schedule", CLI_CHOICE, &schedule), .choices = "cosine|wsd|constant", .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--adamw-lr", CLI_DOUBLE, &c->adamw.lr), .lo = 0, .hi = 10, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--beta1", CLI_DOUBLE, &c->adamw.beta1), .lo = 0, .hi = 0.999999, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--beta2", CLI_DOUBLE, &c->adamw.beta2), .lo = 0, .hi = 0.999999, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--adamw-eps", CLI_DOUBLE, &c->adamw.eps), .lo = 1e-30, .hi = 1, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--adamw-weight-decay", CLI_DOUBLE, &c->adamw.weight_decay), .lo = 0, .hi = 10, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--d-model", CLI_INT, &model_override[0]), .lo = 1, .hi = 1 << 16, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--layers", CLI_INT, &model_override[1]), .lo = 1, .hi = 1024, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--heads", CLI_INT, &model_override[2]), .lo = 1, .hi = 1024, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--kv-heads", CLI_INT, &model_override[3]), .lo = 1, .hi = 1024, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--d-ff", CLI_INT, &model_override[4]), .lo = 1, .hi = 1 << 20, .tag = TRAIN_CONFIG},
+        {CLI_FLAG("--tied", CLI_INT, &model_override[5]), .lo = 0, .hi = 1, .tag = TRAIN_CONFIG},
+    };
+    size_t n_flags = 0;
+    while (flags[n_flags].name) n_flags++;
+    /* the matrix optimizer's flags, checked once --optim is known (build_run_config) */
+    for (const char *const *m = cli_matrix_flag_names(); *m && n_flags < sizeof flags / sizeof flags[0]; m++)
+        flags[n_flags++] = (cli_flag){CLI_FLAG(*m, CLI_CALL, NULL), .tag = TRAIN_CONFIG};
+    train_flags tf = {.n_given = 0};
+    int prc = cli_parse_flags("train", argc, argv, 1, flags, n_flags, on_train_flag, &tf, NULL);
+    if (prc == CLI_FLAGS_HELP) {
+        usage(stdout);
+        return 0;
     }
+    if (prc) return prc;
+    o.cfg.schedule = (spectra_lr_schedule)schedule;
 
     char ckpt_path[1100];
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.bin", o.out);
-    if (resume && !o.resume[0]) snprintf(o.resume, sizeof o.resume, "%s", ckpt_path);
+    if (resume && !o.resume) o.resume = ckpt_path;
     spectra_train_config want = o.cfg;
-    int brc = build_run_config(&want, o.preset, algo_name, matrix_on, hp_flags, n_hp, model_override);
+    int brc = build_run_config(&want, o.preset, algo_name, matrix_on, tf.hp, tf.n_hp, model_override);
     if (brc) return brc;
     if (resume) {
         if (spectra_checkpoint_read_config(o.resume, &o.cfg) != SPECTRA_OK) {
             fprintf(stderr, "spectra train: cannot resume: %s\n", spectra_last_error());
             return 1;
         }
-        for (int i = 0; i < n_given; i++)
-            if (differs_on_resume(given[i].name, given[i].value, &want, &o.cfg)) {
+        for (int i = 0; i < tf.n_given; i++)
+            if (differs_on_resume(tf.given[i].name, tf.given[i].value, &want, &o.cfg)) {
                 fprintf(stderr,
                         "spectra train: --resume continues the checkpoint's run, and '%s %s' differs from its settings;\n"
                         "  drop the flag, or start a new run with another --out (only --steps, --stop-at and the\n"
                         "  output options may change on resume)\n",
-                        given[i].name, given[i].value);
+                        tf.given[i].name, tf.given[i].value);
                 return 2;
             }
         if (steps_set) o.cfg.max_steps = want.max_steps;
@@ -322,7 +292,11 @@ int cmd_train(int argc, char **argv) {
     if (cli_find_shards(o.data, &ds) != 0) return 1;
     if (!resume) o.cfg.model.vocab_size = (int)ds.vocab_size;
     if (o.cfg.seq_len > o.cfg.model.max_seq_len) o.cfg.model.max_seq_len = o.cfg.seq_len;
-    if (!o.log[0]) snprintf(o.log, sizeof o.log, "%s/log.jsonl", o.out);
+    char log_path[1100];
+    if (!o.log) {
+        snprintf(log_path, sizeof log_path, "%s/log.jsonl", o.out);
+        o.log = log_path;
+    }
     /* Everything the trainer would refuse is refused here, before --out is created. */
     if (spectra_train_config_validate(&o.cfg) != SPECTRA_OK) {
         fprintf(stderr, "spectra train: %s\n", spectra_last_error());

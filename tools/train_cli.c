@@ -56,6 +56,8 @@ int cli_parse_double(const char *flag, const char *v, double lo, double hi, doub
 static const char *matrix_flags[] = {"--lr", "--momentum", "--nesterov", "--weight-decay", "--rank-ratio", "--power-iters",
                                      "--scale", "--eps", "--oversample", "--ns-steps", "--muon-lr-adjust", "--rank-fraction", NULL};
 
+const char *const *cli_matrix_flag_names(void) { return matrix_flags; }
+
 int cli_is_matrix_flag(const char *flag) {
     for (int i = 0; matrix_flags[i]; i++)
         if (!strcmp(flag, matrix_flags[i])) return 1;

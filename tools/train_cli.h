@@ -17,6 +17,8 @@ int cli_parse_double(const char *flag, const char *v, double lo, double hi, doub
 
 /* Flags of the matrix optimizer's hyperparameters (--lr, --momentum, --rank-ratio, ...). */
 int cli_is_matrix_flag(const char *flag);
+/* Their names, NULL-terminated. */
+const char *const *cli_matrix_flag_names(void);
 int cli_apply_matrix_flag(spectra_hparams *hp, const char *flag, const char *value);
 
 typedef struct data_shards {

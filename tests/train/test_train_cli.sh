@@ -76,6 +76,8 @@ out=$("$SPECTRA" train "${common[@]}" --steps " -1" --out "$work/w" 2>&1); rc=$?
 check "a number with leading space and sign is rejected" '[ $rc -eq 2 ] && grep -q -- "--steps expects" <<<"$out"'
 out=$("$SPECTRA" train "${common[@]}" --steps 5 --out "$work/w" --check 2>/dev/null); rc=$?
 check "--check validates and creates nothing (silent with --quiet)" '[ $rc -eq 0 ] && [ -z "$out" ] && [ ! -e "$work/w" ]'
+out=$("$SPECTRA" train "${common[@]:0:$((${#common[@]} - 1))}" --steps 5 --steps 7 --out "$work/w" --check 2>/dev/null); rc=$?
+check "the last occurrence of a flag counts" '[ $rc -eq 0 ] && grep -q "spectra, 7 steps" <<<"$out"'
 out=$("$SPECTRA" train --data "$work/data" --steps 5 --out "$work/w" --check 2>&1); rc=$?
 check "--check says what it checked" '[ $rc -eq 0 ] && grep -q "options valid" <<<"$out" && [ ! -e "$work/w" ]'
 
