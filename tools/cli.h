@@ -26,9 +26,10 @@ int cli_mkdir_p(const char *path);
 /* Copies a file: 0, or -1 with errno. */
 int cli_copy_file(const char *from, const char *to);
 /* Runs argv[0] (PATH searched) with argv, no shell, so that paths need no quoting; in cwd if
- * not NULL, stdout and stderr into output_path if not NULL. Its exit status, 127 if it could not
- * be started, -1 if fork failed. */
-int cli_run_program(char *const argv[], const char *cwd, const char *output_path);
+ * not NULL, stdout and stderr into output_path if not NULL; waits for it. Its exit status
+ * (128 + the signal if a signal ended it), 127 if it could not be started, -1 if fork failed.
+ * maxrss_kb, if not NULL: the child's peak resident memory (getrusage of the child). */
+int cli_run_program(char *const argv[], const char *cwd, const char *output_path, long *maxrss_kb);
 /* `spectra bench optim --device cuda` (tools/cmd_bench_cuda.c). */
 int cmd_bench_optim_cuda(int argc, char **argv);
 /* OpenBLAS kernels (tools/blas_core.c). cli_fix_blas_core re-executes the command with

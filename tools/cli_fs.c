@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -55,7 +56,7 @@ int cli_copy_file(const char *from, const char *to) {
     return bad ? -1 : 0;
 }
 
-int cli_run_program(char *const argv[], const char *cwd, const char *output_path) {
+int cli_run_program(char *const argv[], const char *cwd, const char *output_path, long *maxrss_kb) {
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) return -1;
@@ -72,7 +73,9 @@ int cli_run_program(char *const argv[], const char *cwd, const char *output_path
         _exit(127);
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0)
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0)
         if (errno != EINTR) return -1;
+    if (maxrss_kb) *maxrss_kb = ru.ru_maxrss;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }

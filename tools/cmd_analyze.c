@@ -88,7 +88,7 @@ static void plot(const an_ctx *c, const char *name, const char *script) {
     fclose(f);
     snprintf(gp, sizeof gp, "%s.gp", name);
     char *gargv[] = {"gnuplot", gp, NULL};
-    if (cli_run_program(gargv, c->o.out, NULL) != 0) fprintf(stderr, "spectra analyze: gnuplot failed on %s (CSV written anyway)\n", path);
+    if (cli_run_program(gargv, c->o.out, NULL, NULL) != 0) fprintf(stderr, "spectra analyze: gnuplot failed on %s (CSV written anyway)\n", path);
     else {
         unlink(path);
         printf("  plot: %s/%s.png\n", c->o.out, name);

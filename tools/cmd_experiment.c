@@ -17,10 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_RUNS 256
@@ -170,23 +168,10 @@ static int run_one(const char *self, const char *dir, const plan_run *r, int res
         argv[a++] = r->args[i];
     }
     argv[a] = NULL;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "spectra experiment: fork failed: %s\n", strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        execv(self, argv);
-        fprintf(stderr, "spectra experiment: cannot run %s: %s\n", self, strerror(errno));
-        _exit(127);
-    }
-    int status;
-    struct rusage ru;
-    if (wait4(pid, &status, 0, &ru) < 0) return -1;
-    *maxrss_kb = ru.ru_maxrss;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    int rc = cli_run_program(argv, NULL, NULL, maxrss_kb);
+    if (rc == -1) fprintf(stderr, "spectra experiment: fork failed: %s\n", strerror(errno));
+    else if (rc == 127) fprintf(stderr, "spectra experiment: cannot run %s\n", self);
+    return rc;
 }
 
 /* Parses a run's log.jsonl: final/best validation loss, steps, wall time, tokens, and the
@@ -375,7 +360,7 @@ static int summary(const char *dir, const plan *p) {
         fclose(gp);
         char *gargv[] = {"gnuplot", "plots.gp", NULL}, glog[1200];
         snprintf(glog, sizeof glog, "%s/gnuplot.log", dir);
-        if (cli_run_program(gargv, dir, glog) != 0)
+        if (cli_run_program(gargv, dir, glog, NULL) != 0)
             fprintf(stderr, "spectra experiment: gnuplot failed or is missing (see %s); the CSV is complete\n", glog);
     }
     printf("summary: %s/summary.csv, %s/summary.md; plots %s/loss_vs_step.png, loss_vs_time.png, lr_sweep.png\n", dir, dir, dir);
