@@ -86,7 +86,7 @@ void spectra_optim_destroy(spectra_optim *opt);
 const char *spectra_optim_last_error(const spectra_optim *opt);
 
 /* Adds a group; its index is written to *group (0, 1, ...). Hyperparameters are
- * validated (positive lr, 0 <= momentum < 1, 0 < rank_ratio < 1, T >= 1, ...). */
+ * validated (finite lr >= 0, 0 <= momentum < 1, 0 < rank_ratio < 1, T >= 1, ...). */
 spectra_status spectra_optim_add_group(spectra_optim *opt, const spectra_hparams *hp, int *group);
 
 /* Registers a parameter: `data` (updated in place) and `grad` (read by step), both
@@ -182,8 +182,10 @@ spectra_status spectra_optim_spike_diag(const spectra_optim *opt, int index, spe
 /* Serialization of the complete optimizer state: a versioned little-endian header,
  * groups (algorithm, hyperparameters), parameters (name, shape, step count, RNG state,
  * buffers) and a CRC-32 trailer. Loading validates everything first and fails with a
- * message naming the first mismatch (name, shape, algorithm, group count); on failure
- * the optimizer is unchanged. */
+ * message naming the first mismatch (name, shape, algorithm, group count, and the rules of
+ * spectra_optim_set_hparams: the same rank ratio / fraction, an oversampling no larger than
+ * the optimizer's); on failure the optimizer is unchanged. The file's hyperparameters
+ * replace the optimizer's on success. */
 spectra_status spectra_optim_save(const spectra_optim *opt, const char *path); /* atomic */
 spectra_status spectra_optim_load(spectra_optim *opt, const char *path);
 /* In-memory variants, for embedding in a larger checkpoint. *buf is malloc'ed; free(). */

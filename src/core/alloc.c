@@ -18,6 +18,10 @@ void *spectra_alloc(size_t n, size_t size) {
         return NULL;
     }
     if (bytes == 0) bytes = 64;
+    if (bytes > SIZE_MAX - 63) { /* the rounding below would wrap to a tiny block */
+        spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
     bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc needs a multiple of the alignment */
     void *p = aligned_alloc(64, bytes);
     if (!p) spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);

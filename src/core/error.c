@@ -7,10 +7,15 @@
 static _Thread_local char g_last_error[SPECTRA_ERRMSG_MAX];
 
 spectra_status spectra_set_error(spectra_status status, const char *fmt, ...) {
+    /* Formatted aside first: callers add context to the message before with
+     * spectra_set_error(s, "...: %s", spectra_last_error()), and vsnprintf into the buffer
+     * it reads from garbles it. */
+    char msg[SPECTRA_ERRMSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(g_last_error, msg, sizeof msg);
     return status;
 }
 

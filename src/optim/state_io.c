@@ -15,6 +15,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #define STATE_MAGIC "SPCTROPT"
@@ -29,6 +31,10 @@ void spectra_hparams_write(spectra_buf *b, const spectra_hparams *hp) {
     for (int i = 0; i < N_HPARAM_FIELDS; i++) spectra_buf_f64(b, f[i]);
 }
 
+/* A stored integer field. Out of int's range, NaN or fractional, it becomes INT_MIN, which
+ * every integer hyperparameter's check refuses: casting such a double to int is undefined. */
+static int stored_int(double x) { return x >= -1e9 && x <= 1e9 && x == floor(x) ? (int)x : INT_MIN; }
+
 void spectra_hparams_read(spectra_reader *r, spectra_hparams *hp) {
     memset(hp, 0, sizeof *hp);
     hp->algo = (spectra_algo)spectra_read_u32(r);
@@ -37,16 +43,16 @@ void spectra_hparams_read(spectra_reader *r, spectra_hparams *hp) {
     hp->lr = f[0];
     hp->weight_decay = f[1];
     hp->momentum = f[2];
-    hp->nesterov = (int)f[3];
+    hp->nesterov = stored_int(f[3]);
     hp->beta1 = f[4];
     hp->beta2 = f[5];
     hp->eps = f[6];
     hp->rank_ratio = f[7];
-    hp->power_iters = (int)f[8];
+    hp->power_iters = stored_int(f[8]);
     hp->scale = f[9];
-    hp->oversample = (int)f[10];
-    hp->ns_steps = (int)f[11];
-    hp->lr_adjust = (spectra_muon_lr_adjust)(int)f[12];
+    hp->oversample = stored_int(f[10]);
+    hp->ns_steps = stored_int(f[11]);
+    hp->lr_adjust = (spectra_muon_lr_adjust)stored_int(f[12]);
     hp->rank_fraction = f[13];
 }
 
@@ -145,6 +151,24 @@ static spectra_status deserialize(spectra_optim *opt, const unsigned char *data,
         }
         if (spectra_hparams_validate(&hps[g]) != SPECTRA_OK) {
             st = BAD("optimizer state: group %u has invalid hyperparameters: %s", g, spectra_last_error());
+            goto done;
+        }
+        /* What spectra_optim_set_hparams refuses once parameters are registered, loading
+         * refuses too: the workspaces were sized for this optimizer's rank and oversampling,
+         * and a larger sketch from the file would run past them. */
+        const spectra_hparams *now = &opt->groups[g].hp;
+        if (hps[g].algo == SPECTRA_ALGO_SPECTRA && hps[g].oversample > now->oversample) {
+            st = MISMATCH("optimizer state: group %u has oversample %d in the file but %d in the optimizer, whose workspaces "
+                          "are sized for it; create the optimizer with oversample >= %d",
+                          g, hps[g].oversample, now->oversample, hps[g].oversample);
+            goto done;
+        }
+        if ((hps[g].algo == SPECTRA_ALGO_SPECTRA && hps[g].rank_ratio != now->rank_ratio) ||
+            (hps[g].algo == SPECTRA_ALGO_DION && hps[g].rank_fraction != now->rank_fraction)) {
+            st = MISMATCH("optimizer state: group %u has rank %s %g in the file but %g in the optimizer", g,
+                          hps[g].algo == SPECTRA_ALGO_DION ? "fraction" : "ratio",
+                          hps[g].algo == SPECTRA_ALGO_DION ? hps[g].rank_fraction : hps[g].rank_ratio,
+                          hps[g].algo == SPECTRA_ALGO_DION ? now->rank_fraction : now->rank_ratio);
             goto done;
         }
     }

@@ -47,6 +47,18 @@ int main(void) {
     CHECK(strstr(spectra_last_error(), "is a directory") != NULL);
     CHECK(spectra_write_file_atomic("/nonexistent/dir/x", msg, 3) == SPECTRA_ERR_IO);
 
+    /* Context added to the message already there (a common pattern in the library) keeps it. */
+    spectra_set_error(SPECTRA_ERR_FORMAT, "batch_size 0 is not positive");
+    CHECK(spectra_set_error(SPECTRA_ERR_FORMAT, "invalid stored config: '%s': %s", "ck.bin", spectra_last_error()) ==
+          SPECTRA_ERR_FORMAT);
+    CHECK_MSG(!strcmp(spectra_last_error(), "invalid stored config: 'ck.bin': batch_size 0 is not positive"), "got '%s'",
+              spectra_last_error());
+
+    /* A request whose size, rounded up to the 64-byte alignment, wraps is refused, not served
+     * with a tiny block. */
+    CHECK(spectra_alloc(SIZE_MAX - 10, 1) == NULL && strstr(spectra_last_error(), "out of memory"));
+    CHECK(spectra_alloc(SIZE_MAX / 2, 4) == NULL);
+
     spectra_reader r;
     unsigned char four[4] = {1, 0, 0, 0};
     spectra_reader_init(&r, four, 4);

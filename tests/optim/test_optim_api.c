@@ -411,7 +411,88 @@ static void test_phase_times(void) {
     free(g);
 }
 
+/* A Spectra optimizer over md with the given oversampling and rank ratio. */
+static spectra_optim *make_spectra(model_t *md, int oversample, float rank_ratio) {
+    spectra_optim *opt = NULL;
+    spectra_optim_create(&opt, 5);
+    spectra_hparams hp = spectra_hparams_default(SPECTRA_ALGO_SPECTRA), ha = spectra_hparams_default(SPECTRA_ALGO_ADAMW);
+    hp.oversample = oversample;
+    hp.rank_ratio = rank_ratio;
+    int g0, g1;
+    spectra_optim_add_group(opt, &hp, &g0);
+    spectra_optim_add_group(opt, &ha, &g1);
+    spectra_optim_add_param(opt, g0, "w1", md->w1, md->g1, M1, N1);
+    spectra_optim_add_param(opt, g0, "w2", md->w2, md->g2, M2, N2);
+    spectra_optim_add_param(opt, g1, "bias", md->b, md->gb, 1, N2);
+    return opt;
+}
+
+/* Loading obeys the rules of set_hparams: the workspaces were sized at registration for the
+ * optimizer's rank and oversampling. A file with a larger oversampling used to load, and the
+ * next bootstrap wrote its larger sketch past the workspace. Integer fields out of int's
+ * range are refused (their cast to int was undefined). Each refusal leaves the state as it was. */
+static void test_load_rules(void) {
+    const char *path = "test_optim_rules.bin";
+    model_t *md = calloc(1, sizeof *md);
+    init_model(md, 6);
+    spectra_optim *big = make_spectra(md, 40, 0.05f);
+    CHECK_OK(spectra_optim_save(big, path));
+    spectra_optim_destroy(big);
+
+    spectra_optim *small = make_spectra(md, 0, 0.05f);
+    size_t l0, l1;
+    void *s0 = snapshot(small, &l0);
+    CHECK(spectra_optim_load(small, path) == SPECTRA_ERR_MISMATCH);
+    CHECK_MSG(strstr(spectra_optim_last_error(small), "oversample 40") != NULL, "got '%s'", spectra_optim_last_error(small));
+    void *s1 = snapshot(small, &l1);
+    CHECK(same_bytes(s0, l0, s1, l1));
+    free(s1);
+    CHECK_OK(spectra_optim_step(small)); /* still usable, with its own sketch size */
+    spectra_optim_destroy(small);
+
+    /* A smaller oversampling than the optimizer's fits its workspace and loads. */
+    spectra_optim *smaller = make_spectra(md, 0, 0.05f);
+    CHECK_OK(spectra_optim_save(smaller, path));
+    spectra_optim_destroy(smaller);
+    spectra_optim *larger = make_spectra(md, 40, 0.05f);
+    CHECK_OK(spectra_optim_load(larger, path));
+    spectra_hparams got;
+    CHECK_OK(spectra_optim_get_hparams(larger, 0, &got));
+    CHECK(got.oversample == 0);
+    CHECK_OK(spectra_optim_step(larger));
+    spectra_optim_destroy(larger);
+
+    /* The same ranks from another rank ratio: the group's ratio would have changed silently. */
+    spectra_optim *other = make_spectra(md, 0, 0.0501f);
+    CHECK(spectra_optim_load(other, path) == SPECTRA_ERR_MISMATCH);
+    CHECK_MSG(strstr(spectra_optim_last_error(other), "rank ratio") != NULL, "got '%s'", spectra_optim_last_error(other));
+    spectra_optim_destroy(other);
+
+    /* power_iters stored as 1e300 (header 28 bytes, then group 0: algo u32 and 14 f64, the
+     * 9th being power_iters), with the CRC recomputed: refused as invalid, naming the field. */
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size_t flen = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *file = malloc(flen);
+    CHECK(fread(file, 1, flen, f) == flen);
+    fclose(f);
+    double huge = 1e300;
+    memcpy(file + 28 + 4 + 8 * 8, &huge, 8);
+    uint32_t crc = spectra_test_crc32(file, flen - 4);
+    memcpy(file + flen - 4, &crc, 4);
+    spectra_optim *o = make_spectra(md, 0, 0.05f);
+    CHECK(spectra_optim_deserialize(o, file, flen) == SPECTRA_ERR_FORMAT);
+    CHECK_MSG(strstr(spectra_optim_last_error(o), "power_iters") != NULL, "got '%s'", spectra_optim_last_error(o));
+    spectra_optim_destroy(o);
+    free(file);
+    free(s0);
+    free(md);
+    unlink(path);
+}
+
 int main(void) {
+    test_load_rules();
     test_phase_times();
     test_state_bytes();
     test_bad_input();
