@@ -56,7 +56,11 @@ spectra_status spectra_model_config_from_preset(const char *name, spectra_model_
 /* Names of the presets, NULL-terminated. */
 const char *const *spectra_model_preset_names(void);
 
-/* Checks a config for consistency; the message says which field is wrong. */
+/* The largest parameter count a config may have (2^36, 69e9 floats; LLaMA3-8B has 8e9). */
+#define SPECTRA_MODEL_PARAMS_MAX ((size_t)1 << 36)
+
+/* Checks a config for consistency; the message says which field is wrong. Every dimension
+ * is at most 2^24 and the parameter count at most SPECTRA_MODEL_PARAMS_MAX. */
 spectra_status spectra_model_config_validate(const spectra_model_config *config);
 
 /* Parameter count of a config without allocating (0 if invalid). */

@@ -32,9 +32,14 @@ static size_t ld_double(size_t m) { return (m + 7) & ~(size_t)7; }
 
 /* Tiles of the Gram matrix that touch its upper triangle (the others are mirrors). */
 static size_t gram_tiles(size_t k) {
+    /* Tile (ia, ib) touches it iff (ib + 1) GB > ia GA, i.e. ib >= floor(ia GA / GB): counted
+     * per column of tiles, so that sizing the workspace of an absurd rank (add_param of a
+     * 2^30 x 2^30 matrix) fails fast with NOMEM instead of looping k^2 times first. */
     size_t na = (k + GA - 1) / GA, nb = (k + GB - 1) / GB, u = 0;
-    for (size_t ia = 0; ia < na; ia++)
-        for (size_t ib = 0; ib < nb; ib++) u += ib * GB + GB > ia * GA;
+    for (size_t ia = 0; ia < na; ia++) {
+        size_t first = ia * GA / GB;
+        u += first < nb ? nb - first : 0;
+    }
     return u;
 }
 

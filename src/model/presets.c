@@ -90,6 +90,16 @@ spectra_status spectra_model_config_validate(const spectra_model_config *c) {
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
                                  "model config: norm_eps = %g must be finite and > 0",
                                  (double)c->norm_eps);
+    /* Each dimension is bounded, their products are not: counted in size_t, a config of
+     * large but valid dimensions wrapped to a small count, and the model wrote past its
+     * allocation. Counted in double (exact far beyond the cap) the same way as the table. */
+    const double d = c->d_model, q = (double)c->n_heads * hd, kv = (double)c->n_kv_heads * hd, ff = c->d_ff;
+    const double per_layer = 2 * d + q * d + 2 * kv * d + d * q + 3 * ff * d;
+    const double total = (double)c->vocab_size * d * (c->tied_embeddings ? 1 : 2) + d + (double)c->n_layers * per_layer;
+    if (total > (double)SPECTRA_MODEL_PARAMS_MAX)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
+                                 "model config: %.3g parameters; at most %.3g (2^36) are supported", total,
+                                 (double)SPECTRA_MODEL_PARAMS_MAX);
     return SPECTRA_OK;
 }
 

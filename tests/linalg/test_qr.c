@@ -55,7 +55,23 @@ static void make_panel(spectra_rng *rng, size_t m, size_t k, double cond, float 
     free(V);
 }
 
+/* The workspace of CholeskyQR2 holds one 6 x 4 tile of 8 doubles... per Gram tile that
+ * touches the upper triangle; the count is formed in closed form (so that sizing an absurd
+ * rank is fast). Oracle: the tiles enumerated one by one, plus the other terms of the size. */
+static void test_workspace_size(void) {
+    for (size_t k = 1; k <= 300; k++) {
+        size_t tiles = 0;
+        for (size_t ia = 0; ia < (k + 5) / 6; ia++)
+            for (size_t ib = 0; ib < (k + 3) / 4; ib++) tiles += ib * 4 + 4 > ia * 6;
+        const size_t m = 1000;
+        size_t want = ((m + 7) & ~(size_t)7) * k + 2 * ((k * k + 7) & ~(size_t)7) + tiles * 6 * 4 * 8 + 8;
+        CHECK_MSG(spectra_qr_cholesky2_work(m, k) == want, "k = %zu: %zu doubles, want %zu", k,
+                  spectra_qr_cholesky2_work(m, k), want);
+    }
+}
+
 int main(void) {
+    test_workspace_size();
     const size_t m = 2000, k = 48;
     spectra_rng rng;
     spectra_rng_seed(&rng, 11);

@@ -337,6 +337,27 @@ static void test_errors(void) {
     BAD(rope_theta, 0.0f, "rope_theta");
     BAD(norm_eps, 0.0f, "norm_eps");
 #undef BAD
+    /* Every dimension within its bound, the count far beyond size_t: it used to wrap to 2^25,
+     * pass, and the model wrote past its allocation. The count is formed here in long double. */
+    c = base;
+    c.vocab_size = 1;
+    c.d_model = 1 << 24;
+    c.n_layers = 1 << 16;
+    c.n_heads = c.n_kv_heads = 1;
+    c.head_dim = 2;
+    c.d_ff = 5592402;
+    c.tied_embeddings = 1;
+    c.max_seq_len = 8;
+    /* tok_emb + final_norm, and per layer two norms, wq and wo (2 x d), wk and wv (2 x d), three d_ff x d */
+    long double want = (long double)c.d_model * (2 + (long double)c.n_layers * (2 + 4 + 4 + 3.0L * c.d_ff));
+    CHECK(want > (long double)SPECTRA_MODEL_PARAMS_MAX);
+    m = (spectra_model *)&c;
+    CHECK(spectra_model_config_validate(&c) == SPECTRA_ERR_INVALID_ARG && strstr(spectra_last_error(), "parameters"));
+    CHECK(spectra_model_create(&m, &c, 1) == SPECTRA_ERR_INVALID_ARG && m == NULL);
+    CHECK(spectra_model_config_num_params(&c) == 0);
+    /* The largest preset stays within the cap. */
+    CHECK_OK(spectra_model_config_from_preset("llama3-8b", &c));
+    CHECK_OK(spectra_model_config_validate(&c));
     c = base;
     c.d_model = 30;
     c.head_dim = 8; /* explicit head_dim lifts the divisibility requirement */

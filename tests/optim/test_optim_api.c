@@ -106,6 +106,18 @@ static void test_state_bytes(void) {
 static void test_bad_input(void) {
     model_t *md = calloc(1, sizeof *md);
     init_model(md, 2);
+    {
+        /* A shape that passes the shape check but cannot be held: NOMEM, promptly (sizing the
+         * QR workspace of its 16M-column panel used to loop k^2 / 24 times first). */
+        spectra_optim *opt;
+        spectra_optim_create(&opt, 1);
+        spectra_hparams hp = spectra_hparams_default(SPECTRA_ALGO_SPECTRA);
+        int g;
+        CHECK_OK(spectra_optim_add_group(opt, &hp, &g));
+        CHECK(spectra_optim_add_param(opt, g, "huge", md->w1, md->g1, (size_t)1 << 30, (size_t)1 << 30) == SPECTRA_ERR_NOMEM);
+        CHECK(spectra_optim_num_params(opt) == 0);
+        spectra_optim_destroy(opt);
+    }
     for (spectra_algo algo = SPECTRA_ALGO_SPECTRA; algo <= SPECTRA_ALGO_SGD; algo++) {
         spectra_optim *opt = make_opt(md, algo, 3);
         fill_grads(md, 0);
