@@ -78,7 +78,8 @@ typedef struct spectra_step_stats {
 } spectra_step_stats;
 
 /* One optimizer step. SPECTRA_ERR_NONFINITE (message names the step) if the loss or the
- * gradient is NaN/Inf: parameters and optimizer state are then untouched. */
+ * gradient is NaN/Inf. On any failure the parameters, the optimizer state, the step count
+ * and the data position are untouched (the model's gradient buffer is scratch). */
 spectra_status spectra_trainer_step(spectra_trainer *t, spectra_step_stats *stats);
 
 /* Mean validation loss over cfg.val_batches batches, always the same batches. */
@@ -91,7 +92,10 @@ spectra_optim *spectra_trainer_optim(spectra_trainer *t);
 
 /* Checkpoint: config, step count, data position, model parameters and the whole optimizer
  * state, versioned and CRC-checked, written atomically. Loading refuses a checkpoint whose
- * model shape, batch geometry or optimizer layout differs, and changes nothing then. */
+ * model shape, batch geometry or optimizer layout differs, and changes nothing then. Loading
+ * takes the state (parameters, moments, step count, data position); the hyperparameters
+ * stay the trainer's own config's. For a bit-exact resume, create the trainer with the
+ * checkpoint's config (spectra_checkpoint_read_config), as `spectra train --resume` does. */
 spectra_status spectra_trainer_save(const spectra_trainer *t, const char *path);
 spectra_status spectra_trainer_load(spectra_trainer *t, const char *path);
 

@@ -178,6 +178,15 @@ spectra_status spectra_trainer_load(spectra_trainer *t, const char *path) {
     }
     memcpy(spectra_model_params(t->model), p.params, p.np * sizeof(float));
     t->steps_done = p.steps;
+    /* The checkpoint brings the state; the hyperparameters stay the trainer's, as its learning
+     * rates do (set every step from its config). Taking the file's would mix the two: its
+     * weight decay and betas with this trainer's rates. These cannot be refused: the file
+     * was just checked against these very groups (same algorithm, rank, oversampling). */
+    spectra_hparams nodecay = c->adamw;
+    nodecay.weight_decay = 0.0;
+    spectra_optim_set_hparams(t->optim, t->group_matrix, &c->matrix);
+    spectra_optim_set_hparams(t->optim, t->group_adamw, &c->adamw);
+    spectra_optim_set_hparams(t->optim, t->group_norm, &nodecay);
 out:
     spectra_free(data);
     if (st != SPECTRA_OK) spectra_copy_error(t->err, sizeof t->err);

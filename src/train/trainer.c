@@ -174,22 +174,35 @@ fail:
     return st;
 }
 
+/* fail(), after putting the training loader back at pos (its message is kept). */
+static spectra_status step_fail(spectra_trainer *t, spectra_loader_pos pos, spectra_status st) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", spectra_last_error());
+    spectra_loader_seek(t->train, pos); /* a position it gave itself: cannot fail */
+    spectra_set_error(st, "%s", msg);
+    return fail(t, st);
+}
+
 spectra_status spectra_trainer_step(spectra_trainer *t, spectra_step_stats *stats) {
     if (!t) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "trainer_step: trainer is NULL");
     const spectra_train_config *c = &t->cfg;
     double t0 = now_s();
+    /* A failed step leaves the data position where it was, as it leaves the parameters and
+     * the optimizer state: a caller that retries, or checkpoints after the failure, reads
+     * the same batches an uninterrupted run would. */
+    const spectra_loader_pos pos0 = spectra_loader_tell(t->train);
     spectra_model_zero_grad(t->model);
     double loss_sum = 0.0;
     spectra_status st;
     for (int a = 0; a < c->grad_accum; a++) {
         float loss = 0.0f;
-        if ((st = spectra_loader_next(t->train, t->inputs, t->targets)) != SPECTRA_OK) return fail(t, st);
+        if ((st = spectra_loader_next(t->train, t->inputs, t->targets)) != SPECTRA_OK) return step_fail(t, pos0, st);
         if ((st = spectra_model_forward(t->model, t->inputs, t->targets, NULL, c->batch_size, c->seq_len, &loss)) != SPECTRA_OK)
-            return fail(t, st);
+            return step_fail(t, pos0, st);
         if (!isfinite(loss))
-            return fail(t, spectra_set_error(SPECTRA_ERR_NONFINITE, "non-finite loss (%g) at step %llu; parameters were not updated",
+            return step_fail(t, pos0, spectra_set_error(SPECTRA_ERR_NONFINITE, "non-finite loss (%g) at step %llu; parameters were not updated",
                                              (double)loss, (unsigned long long)t->steps_done + 1));
-        if ((st = spectra_model_backward(t->model)) != SPECTRA_OK) return fail(t, st);
+        if ((st = spectra_model_backward(t->model)) != SPECTRA_OK) return step_fail(t, pos0, st);
         loss_sum += loss;
     }
     double t1 = now_s();
@@ -198,7 +211,7 @@ spectra_status spectra_trainer_step(spectra_trainer *t, spectra_step_stats *stat
     double inv = 1.0 / c->grad_accum;
     double norm = sqrt(spectra_sumsq(grads, np)) * inv;
     if (!isfinite(norm))
-        return fail(t, spectra_set_error(SPECTRA_ERR_NONFINITE, "non-finite gradient norm at step %llu; parameters were not updated",
+        return step_fail(t, pos0, spectra_set_error(SPECTRA_ERR_NONFINITE, "non-finite gradient norm at step %llu; parameters were not updated",
                                          (unsigned long long)t->steps_done + 1));
     double scale = inv;
     if (c->grad_clip > 0.0 && norm > c->grad_clip) scale *= c->grad_clip / norm;
@@ -213,7 +226,7 @@ spectra_status spectra_trainer_step(spectra_trainer *t, spectra_step_stats *stat
     spectra_optim_set_lr(t->optim, t->group_norm, c->adamw.lr * f);
     if ((st = spectra_optim_step(t->optim)) != SPECTRA_OK) {
         spectra_set_error(st, "%s", spectra_optim_last_error(t->optim));
-        return fail(t, st);
+        return step_fail(t, pos0, st);
     }
     double t2 = now_s();
     t->steps_done++;

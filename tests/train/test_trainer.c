@@ -51,6 +51,21 @@ static spectra_trainer *make(const spectra_train_config *c) {
     return t;
 }
 
+static void *read_all(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *b = malloc(*len ? *len : 1);
+    if (b && fread(b, 1, *len, f) != *len) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    return b;
+}
+
 static void *state_bytes(spectra_trainer *t, size_t *len) {
     void *b = NULL;
     spectra_optim_serialize(spectra_trainer_optim(t), &b, len);
@@ -122,7 +137,50 @@ static void test_learning_and_nan(void) {
     free(s0);
     free(s1);
     free(before);
+
+    /* The data position is untouched too: a checkpoint written after the failed step is the
+     * one written before it (the loader used to have moved on by a batch per micro-step). */
+    const char *c0 = "test_trainer_nan0.bin", *c1 = "test_trainer_nan1.bin";
+    CHECK_OK(spectra_trainer_save(t, c0));
+    CHECK(spectra_trainer_step(t, NULL) == SPECTRA_ERR_NONFINITE);
+    CHECK_OK(spectra_trainer_save(t, c1));
+    size_t n0, n1;
+    void *b0 = read_all(c0, &n0), *b1 = read_all(c1, &n1);
+    CHECK_MSG(b0 && b1 && n0 == n1 && memcmp(b0, b1, n0) == 0, "a failed step changed the checkpoint");
+    free(b0);
+    free(b1);
+    unlink(c0);
+    unlink(c1);
     spectra_trainer_destroy(t);
+}
+
+/* Loading takes the checkpoint's state and keeps the trainer's hyperparameters, for every
+ * group (they used to come from the file, while the learning rates came from the trainer). */
+static void test_load_keeps_hparams(void) {
+    spectra_train_config c = tiny_config(SPECTRA_ALGO_SPECTRA);
+    const char *ck = "test_trainer_hp.bin";
+    spectra_trainer *a = make(&c);
+    CHECK_OK(spectra_trainer_step(a, NULL));
+    CHECK_OK(spectra_trainer_save(a, ck));
+    spectra_trainer_destroy(a);
+    spectra_train_config d = c;
+    d.matrix.weight_decay = 0.37;
+    d.matrix.momentum = 0.81;
+    d.adamw.beta2 = 0.9;
+    d.adamw.weight_decay = 0.23;
+    spectra_trainer *b = make(&d);
+    CHECK_OK(spectra_trainer_load(b, ck));
+    CHECK(spectra_trainer_steps_done(b) == 1);
+    spectra_hparams hm, ha, hn;
+    spectra_optim *o = spectra_trainer_optim(b);
+    CHECK_OK(spectra_optim_get_hparams(o, 0, &hm));
+    CHECK_OK(spectra_optim_get_hparams(o, 1, &ha));
+    CHECK_OK(spectra_optim_get_hparams(o, 2, &hn));
+    CHECK(hm.weight_decay == 0.37 && hm.momentum == 0.81);
+    CHECK(ha.beta2 == 0.9 && ha.weight_decay == 0.23);
+    CHECK(hn.beta2 == 0.9 && hn.weight_decay == 0.0); /* norm gains: AdamW without decay */
+    spectra_trainer_destroy(b);
+    unlink(ck);
 }
 
 static void test_refusals(void) {
@@ -223,6 +281,7 @@ static void test_schedules(void) {
 
 int main(void) {
     write_shards();
+    test_load_keeps_hparams();
     test_schedules();
     test_resume(SPECTRA_ALGO_SPECTRA);
     test_resume(SPECTRA_ALGO_ADAMW);
