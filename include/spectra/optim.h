@@ -101,13 +101,18 @@ spectra_status spectra_optim_add_param(spectra_optim *opt, int group, const char
 /* Changes where a parameter's data/gradient live (e.g. after the caller reallocates). */
 spectra_status spectra_optim_rebind_param(spectra_optim *opt, const char *name, float *data, const float *grad);
 
+/* Gradient values at or above this magnitude (2^64) are refused like NaN/Inf: the step's
+ * momenta and panel products would overflow fp32 (a diverged run, not a gradient). */
+#define SPECTRA_GRAD_LIMIT 18446744073709551616.0f
+
 /* One step over every parameter. Unless disabled with spectra_optim_set_check_finite,
- * every gradient is first checked for NaN/Inf: if any is found, SPECTRA_ERR_NONFINITE is
- * returned naming the parameter, and nothing is modified. */
+ * every gradient is first checked for NaN/Inf and values of magnitude >= SPECTRA_GRAD_LIMIT:
+ * if any is found, SPECTRA_ERR_NONFINITE is returned naming the parameter and the element,
+ * and nothing is modified. */
 spectra_status spectra_optim_step(spectra_optim *opt);
 
-/* Skips the pre-step finiteness scan (one read of every gradient) when the caller has
- * already checked, e.g. while computing the global gradient norm for clipping. */
+/* Skips the pre-step scan (one read of every gradient) when the caller has already checked,
+ * e.g. while computing the global gradient norm for clipping. */
 void spectra_optim_set_check_finite(spectra_optim *opt, int enabled);
 
 /* Group hyperparameters: read, or replace (validated; the algorithm cannot change). */

@@ -80,18 +80,23 @@ double spectra_norm2(const float *x, size_t n) {
     return sqrt(s);
 }
 
-int spectra_all_finite(const float *x, size_t n, size_t *first_bad) {
-    /* Branch-free scan in blocks; only a block containing a non-finite value is rescanned. */
+int spectra_all_below(const float *x, size_t n, float limit, size_t *first_bad) {
+    /* Branch-free scan in blocks; only a block containing a bad value is rescanned. For
+     * non-negative floats the order of the bit patterns is the order of the values, and NaN
+     * and Inf lie above every finite one: one integer compare of |x|'s bits, which
+     * vectorizes, unlike a float reduction. */
+    uint32_t lim;
+    memcpy(&lim, &limit, sizeof lim);
+    lim &= 0x7fffffffu;
     const size_t block = 4096;
     int ok = 1;
     size_t bad_block = (size_t)-1;
 #pragma omp parallel for schedule(static) reduction(& : ok) if (n > 65536)
     for (size_t b = 0; b < (n + block - 1) / block; b++) {
         size_t lo = b * block, hi = lo + block < n ? lo + block : n;
-        /* Integer test of the exponent field: vectorizes, unlike a float reduction. */
         const uint32_t *u = (const uint32_t *)(const void *)(x + lo);
         uint32_t bad = 0;
-        for (size_t i = 0; i < hi - lo; i++) bad |= (uint32_t)((u[i] & 0x7f800000u) == 0x7f800000u);
+        for (size_t i = 0; i < hi - lo; i++) bad |= (uint32_t)((u[i] & 0x7fffffffu) >= lim);
         if (bad) {
             ok = 0;
 #pragma omp critical(spectra_finite)
@@ -100,12 +105,12 @@ int spectra_all_finite(const float *x, size_t n, size_t *first_bad) {
     }
     if (ok) return 1;
     for (size_t i = bad_block * block; i < n; i++) {
-        if (!isfinite(x[i])) {
+        if (!(fabsf(x[i]) < limit)) {
             if (first_bad) *first_bad = i;
             return 0;
         }
     }
-    return 0; /* unreachable: the block held a non-finite value */
+    return 0; /* unreachable: the block held a bad value */
 }
 
 size_t spectra_qr_householder_work(size_t m, size_t k) {

@@ -38,8 +38,9 @@ void spectra_mat_add_lowrank(size_t m, size_t n, float *X, size_t c, float alpha
 double spectra_sumsq(const float *x, size_t n);
 /* Euclidean norm of a contiguous vector, accumulated in double. */
 double spectra_norm2(const float *x, size_t n);
-/* 1 if every element is finite; otherwise 0 and *first_bad = index of the first one. */
-int spectra_all_finite(const float *x, size_t n, size_t *first_bad);
+/* 1 if every element is finite and below limit in magnitude (limit > 0, finite; +INFINITY:
+ * finite only); otherwise 0 and *first_bad = index of the first one that is not. */
+int spectra_all_below(const float *x, size_t n, float limit, size_t *first_bad);
 
 /* Thin QR workspace query: floats needed by spectra_qr_householder for an m x k panel. */
 size_t spectra_qr_householder_work(size_t m, size_t k);

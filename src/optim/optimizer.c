@@ -223,15 +223,19 @@ spectra_status spectra_optim_rebind_param(spectra_optim *opt, const char *name, 
 
 spectra_status spectra_optim_step(spectra_optim *opt) {
     if (!opt) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "step: optimizer is NULL");
-    /* Scan everything before touching anything, so a bad gradient changes nothing. */
+    /* Scan everything before touching anything, so a bad gradient changes nothing. Finite
+     * values from 2^64 up are refused too: momenta accumulate them (up to 1/(1 - beta) times)
+     * and the products with the panels sum up to sqrt(rows cols) of them, which overflowed
+     * fp32 from about 1e35 and left NaN weights behind a step that reported success. */
     if (opt->check_finite) {
         for (int i = 0; i < opt->n_params; i++) {
             const optim_param *p = &opt->params[i];
             size_t bad = 0;
-            if (!spectra_all_finite(p->grad, p->rows * p->cols, &bad))
+            if (!spectra_all_below(p->grad, p->rows * p->cols, SPECTRA_GRAD_LIMIT, &bad))
                 return FAIL(opt, SPECTRA_ERR_NONFINITE,
-                            "step: gradient of '%s' has a non-finite value (%g) at row %zu, col %zu; nothing was updated",
-                            p->name, (double)p->grad[bad], bad / p->cols, bad % p->cols);
+                            "step: gradient of '%s' has a %s value (%g) at row %zu, col %zu; nothing was updated", p->name,
+                            isfinite(p->grad[bad]) ? "too large (>= 2^64)" : "non-finite", (double)p->grad[bad],
+                            bad / p->cols, bad % p->cols);
         }
     }
     for (int i = 0; i < opt->n_params; i++) {

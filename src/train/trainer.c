@@ -215,6 +215,13 @@ spectra_status spectra_trainer_step(spectra_trainer *t, spectra_step_stats *stat
                                          (unsigned long long)t->steps_done + 1));
     double scale = inv;
     if (c->grad_clip > 0.0 && norm > c->grad_clip) scale *= c->grad_clip / norm;
+    /* The optimizer's own scan is off (this norm is the check); its limit on the magnitude of
+     * gradient values holds for every element once the norm after clipping is below it. */
+    if (norm * (scale / inv) >= (double)SPECTRA_GRAD_LIMIT)
+        return step_fail(t, pos0, spectra_set_error(SPECTRA_ERR_NONFINITE,
+                                                    "gradient norm %g at step %llu is too large (>= 2^64; clipping is off); "
+                                                    "parameters were not updated",
+                                                    norm, (unsigned long long)t->steps_done + 1));
     if (scale != 1.0) {
         float s = (float)scale;
 #pragma omp parallel for simd schedule(static)

@@ -123,8 +123,9 @@ static void test_bad_input(void) {
         fill_grads(md, 0);
         CHECK_OK(spectra_optim_step(opt)); /* state is non-trivial before the bad step */
         fill_grads(md, 1);
-        const float bad_values[3] = {NAN, INFINITY, -INFINITY};
-        for (int which = 0; which < 3; which++) {
+        /* NaN, Inf, and finite values at or beyond 2^64, which overflowed the step's sums */
+        const float bad_values[5] = {NAN, INFINITY, -INFINITY, 3e38f, -SPECTRA_GRAD_LIMIT};
+        for (int which = 0; which < 5; which++) {
             for (int target = 0; target < 3; target++) {
                 model_t *before = malloc(sizeof *before);
                 memcpy(before, md, sizeof *md);
@@ -138,6 +139,9 @@ static void test_bad_input(void) {
                 const char *want = target == 0 ? "'w1'" : target == 1 ? "'w2'" : "'bias'";
                 CHECK_MSG(strstr(spectra_optim_last_error(opt), want) != NULL, "message '%s' should name %s",
                           spectra_optim_last_error(opt), want);
+                if (which >= 3)
+                    CHECK_MSG(strstr(spectra_optim_last_error(opt), "too large") != NULL, "message '%s'",
+                              spectra_optim_last_error(opt));
                 *gp = saved;
                 CHECK(memcmp(before, md, sizeof *md) == 0); /* parameters bit-identical */
                 void *s1 = snapshot(opt, &l1);
@@ -147,6 +151,18 @@ static void test_bad_input(void) {
                 free(before);
             }
         }
+        /* Just below the limit, every gradient element at once: accepted, and no weight or
+         * state value overflows over several steps (momentum accumulating). */
+        for (size_t i = 0; i < M1 * N1; i++) md->g1[i] = (i % 3 ? 1.0f : -1.0f) * 1.8e19f;
+        for (size_t i = 0; i < M2 * N2; i++) md->g2[i] = (i % 5 ? -1.0f : 1.0f) * 1.8e19f;
+        for (size_t i = 0; i < N2; i++) md->gb[i] = 1.8e19f;
+        int all_finite = 1;
+        for (int s = 0; s < 4; s++) CHECK_OK(spectra_optim_step(opt));
+        for (size_t i = 0; i < M1 * N1; i++) all_finite &= isfinite(md->w1[i]);
+        for (size_t i = 0; i < M2 * N2; i++) all_finite &= isfinite(md->w2[i]);
+        for (size_t i = 0; i < N2; i++) all_finite &= isfinite(md->b[i]);
+        CHECK_MSG(all_finite, "%s: gradients of 1.8e19 left non-finite weights", spectra_algo_name(algo));
+        init_model(md, 2);
         spectra_optim_destroy(opt);
     }
     /* Registration errors. */
