@@ -18,7 +18,11 @@ void *spectra_alloc(size_t n, size_t size) {
         return NULL;
     }
     if (bytes == 0) bytes = 64;
-    if (bytes > SIZE_MAX - 63) { /* the rounding below would wrap to a tiny block */
+    /* Beyond 2^47 bytes (x86-64's user address space; malloc never maps above it) no request
+     * can succeed: refused here, also so that sanitizers and valgrind, which treat such a
+     * request as an error of the caller, see the same NOMEM. This also keeps the rounding
+     * below from wrapping to a tiny block. */
+    if (bytes > ((size_t)1 << 47)) {
         spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
         return NULL;
     }
