@@ -126,9 +126,12 @@ typedef struct spectra_grad_opts {
 
 /* Zeroes the model's gradients and leaves in spectra_model_grads(model) the mean over
  * n_batches of the gradient of the (optionally weighted) mean token loss of each B x T
- * batch from `loader` (whose batch geometry must be B x T). *mean_loss (may be NULL) =
- * mean of the batch losses. Shuffle permutes the window before it is split into inputs
- * and targets, so the model sees and predicts the shuffled text. */
+ * batch from `loader`. *mean_loss (may be NULL) = mean of the batch losses. Shuffle
+ * permutes the window before it is split into inputs and targets, so the model sees and
+ * predicts the shuffled text. The loader's batch geometry (spectra_loader_get_config) must
+ * be B x T, its vocab_size at most the model's, and T at most the model's max_seq_len:
+ * otherwise SPECTRA_ERR_INVALID_ARG naming both values, before the gradients are zeroed or
+ * the loader advances. */
 spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loader, int B, int T,
                                      const spectra_grad_opts *opts, double *mean_loss);
 

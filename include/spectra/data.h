@@ -142,6 +142,9 @@ void spectra_loader_free(spectra_loader *ld);
 spectra_status spectra_loader_next(spectra_loader *ld, int32_t *inputs, int32_t *targets);
 spectra_loader_pos spectra_loader_tell(const spectra_loader *ld);
 spectra_status spectra_loader_seek(spectra_loader *ld, spectra_loader_pos pos);
+/* The configuration the loader was opened with (its batch geometry B x T is what
+ * spectra_loader_next fills); NULL for a NULL loader. Valid until spectra_loader_free. */
+const spectra_loader_config *spectra_loader_get_config(const spectra_loader *ld);
 /* Batches per epoch (per rank) and total tokens in all shards. */
 uint64_t spectra_loader_steps_per_epoch(const spectra_loader *ld);
 uint64_t spectra_loader_total_tokens(const spectra_loader *ld);

@@ -198,5 +198,6 @@ spectra_status spectra_loader_seek(spectra_loader *ld, spectra_loader_pos pos) {
     return SPECTRA_OK;
 }
 
+const spectra_loader_config *spectra_loader_get_config(const spectra_loader *ld) { return ld ? &ld->cfg : NULL; }
 uint64_t spectra_loader_steps_per_epoch(const spectra_loader *ld) { return ld ? ld->steps : 0; }
 uint64_t spectra_loader_total_tokens(const spectra_loader *ld) { return ld ? ld->total_tokens : 0; }

@@ -146,6 +146,93 @@ static void test_histogram(void) {
     for (int b = 0; b < 4; b++) CHECK_NEAR(d[b], 0.25, 1e-12);
 }
 
+/* The model's gradients and the loader's position, to check a refused call left both. */
+typedef struct mg_state {
+    float *grads;
+    spectra_loader_pos pos;
+} mg_state;
+static mg_state mg_save(spectra_model *m, spectra_loader *ld) {
+    size_t np = spectra_model_num_params(m);
+    mg_state s = {malloc(np * sizeof(float)), spectra_loader_tell(ld)};
+    memcpy(s.grads, spectra_model_grads(m), np * sizeof(float));
+    return s;
+}
+static int mg_same(const mg_state *s, spectra_model *m, spectra_loader *ld) {
+    spectra_loader_pos p = spectra_loader_tell(ld);
+    return p.epoch == s->pos.epoch && p.step == s->pos.step &&
+           !memcmp(s->grads, spectra_model_grads(m), spectra_model_num_params(m) * sizeof(float));
+}
+
+/* spectra_mean_gradient with a B x T other than the loader's: the loader filled its own
+ * 4 x 16 into a 1 x 16 buffer (heap overflow). Refused now, naming both geometries, with
+ * the gradients and the loader position untouched; with the right geometry the mean loss
+ * equals a forward pass on the batch a twin loader yields. */
+static void test_mean_gradient_geometry(void) {
+    enum { NTOK = 4000, LB = 4, LT = 16 };
+    int32_t *ids = malloc(NTOK * sizeof *ids);
+    for (int i = 0; i < NTOK; i++) ids[i] = (int32_t)((i * 37 + i / 7) % 128);
+    CHECK_OK(spectra_shard_write("badinput_tr.bin", ids, NTOK, 128));
+    free(ids);
+    const char *paths[] = {"badinput_tr.bin"};
+    spectra_loader_config lc = {LB, LT, 128, 1, 1, 0, 1};
+    spectra_loader *ld = NULL, *twin = NULL;
+    CHECK_OK(spectra_loader_open(paths, 1, &lc, &ld));
+    CHECK_OK(spectra_loader_open(paths, 1, &lc, &twin));
+    const spectra_loader_config *got = spectra_loader_get_config(ld);
+    CHECK(got && got->batch_size == LB && got->seq_len == LT && got->vocab_size == 128);
+    CHECK(spectra_loader_get_config(NULL) == NULL);
+    spectra_model_config c;
+    CHECK_OK(spectra_model_config_from_preset("tiny", &c)); /* vocab 128, max_seq_len 16 */
+    spectra_model *m = NULL;
+    CHECK_OK(spectra_model_create(&m, &c, 1));
+    if (!ld || !twin || !m) return;
+    spectra_grad_opts go = {1, NULL, NULL, 0};
+    double ml = -1.0;
+    /* Gradients that are not zero, so that a zero_grad before the refusal would show. */
+    float *g = spectra_model_grads(m);
+    for (size_t i = 0; i < spectra_model_num_params(m); i++) g[i] = 0.5f;
+    const int bad[3][2] = {{1, LT}, {LB + 4, LT}, {LB, 8}};
+    for (int b = 0; b < 3; b++) {
+        mg_state s = mg_save(m, ld);
+        spectra_status st = spectra_mean_gradient(m, ld, bad[b][0], bad[b][1], &go, &ml);
+        CHECK_MSG(st == SPECTRA_ERR_INVALID_ARG, "B x T = %d x %d on a 4 x 16 loader: status %d", bad[b][0],
+                  bad[b][1], (int)st);
+        char want[64];
+        snprintf(want, sizeof want, "%d x %d", bad[b][0], bad[b][1]);
+        CHECK_MSG(msg_has(want) && msg_has("4 x 16"), "message %s", spectra_last_error());
+        CHECK(mg_same(&s, m, ld) && ml == -1.0);
+        free(s.grads);
+    }
+    /* A loader whose tokens may reach past the model's vocabulary (token_weights has the
+     * model's vocab_size entries). */
+    spectra_loader_config lc2 = lc;
+    lc2.vocab_size = 256;
+    spectra_loader *wide = NULL;
+    CHECK_OK(spectra_loader_open(paths, 1, &lc2, &wide));
+    if (wide) {
+        mg_state s = mg_save(m, wide);
+        CHECK(spectra_mean_gradient(m, wide, LB, LT, &go, &ml) == SPECTRA_ERR_INVALID_ARG);
+        CHECK_MSG(msg_has("256") && msg_has("128"), "message %s", spectra_last_error());
+        CHECK(mg_same(&s, m, wide));
+        free(s.grads);
+        spectra_loader_free(wide);
+    }
+    /* The matching geometry works, and its loss is the loss of the twin's first batch. */
+    CHECK_OK(spectra_mean_gradient(m, ld, LB, LT, &go, &ml));
+    int32_t in[LB * LT], tg[LB * LT];
+    CHECK_OK(spectra_loader_next(twin, in, tg));
+    spectra_model *m2 = NULL;
+    CHECK_OK(spectra_model_create(&m2, &c, 1));
+    float loss = 0.0f;
+    if (m2) CHECK_OK(spectra_model_forward(m2, in, tg, NULL, LB, LT, &loss));
+    CHECK_NEAR(ml, loss, 1e-6 * fabs(loss));
+    spectra_model_destroy(m2);
+    spectra_model_destroy(m);
+    spectra_loader_free(ld);
+    spectra_loader_free(twin);
+    unlink("badinput_tr.bin");
+}
+
 int main(void) {
     /* A regression would hang inside LAPACK rather than fail: stop after a minute. */
     alarm(60);
@@ -153,5 +240,6 @@ int main(void) {
     test_eps();
     test_quantile();
     test_histogram();
+    test_mean_gradient_geometry();
     return test_finish("test_analysis_badinput");
 }
