@@ -132,7 +132,9 @@ typedef struct spectra_loader_pos {
  * Data are cut into windows of T+1 tokens starting every T tokens inside each shard
  * (windows never span two shards); an epoch visits each window at most once, in an
  * order fixed by (seed, epoch), split across ranks, B windows per batch; the windows
- * that do not fill a whole batch on every rank are skipped for that epoch. */
+ * that do not fill a whole batch on every rank are skipped for that epoch.
+ * SPECTRA_ERR_INVALID_ARG if B * world_size or the bytes of B * T int32 tokens overflow
+ * size_t. */
 spectra_status spectra_loader_open(const char *const *paths, size_t npaths,
                                    const spectra_loader_config *cfg, spectra_loader **out);
 void spectra_loader_free(spectra_loader *ld);
