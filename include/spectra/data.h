@@ -165,7 +165,10 @@ spectra_status spectra_corpus_load_nlp(const char *package_dir, size_t sentences
 /* A UTF-8 text file (one document), or every regular file in a directory, recursively,
  * in byte order of the paths (one document per file). */
 spectra_status spectra_corpus_load_text(const char *path, spectra_corpus **out);
-/* Moves all documents of `src` to the end of `dst` and frees `src`. */
+/* Moves all documents of `src` to the end of `dst` and frees `src`. NULL or dst == src is
+ * SPECTRA_ERR_INVALID_ARG and changes nothing (src is not freed). Any other failure (out
+ * of memory) leaves dst as it was but still frees src, so after a call with two distinct
+ * corpora the caller never owns src again. */
 spectra_status spectra_corpus_append(spectra_corpus *dst, spectra_corpus *src);
 void spectra_corpus_free(spectra_corpus *c);
 size_t spectra_corpus_size(const spectra_corpus *c);
