@@ -59,7 +59,9 @@ int32_t spectra_tokenizer_eot(const spectra_tokenizer *tok);
  * Not thread-safe: the tokenizer keeps a cache of encoded words; use one per thread. */
 spectra_status spectra_tokenizer_encode(spectra_tokenizer *tok, const void *text, size_t len,
                                         spectra_token_buf *out);
-/* Appends the bytes of the given ids to `out`. An id out of range is an error. */
+/* Appends the bytes of the given ids to `out`. An id out of range is
+ * SPECTRA_ERR_INVALID_ARG naming it and its position; every id is checked before any byte
+ * is appended, so a failing decode leaves *out (data, len and cap) exactly as it was. */
 spectra_status spectra_tokenizer_decode(const spectra_tokenizer *tok, const int32_t *ids, size_t n,
                                         spectra_byte_buf *out);
 

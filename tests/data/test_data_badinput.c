@@ -73,9 +73,66 @@ static void test_corpus_append(void) {
     snap_free(&sa), snap_free(&sb);
 }
 
+/* Text whose frequent pairs give a few hundred merges. */
+static void add_docs(spectra_bpe_trainer *tr) {
+    static const char *words[] = {" the", " cat", " sat", " on", " mat", " and", " then", " that", " hat", " ran"};
+    char doc[4096];
+    uint64_t s = 3;
+    for (int d = 0; d < 20; d++) {
+        size_t k = 0;
+        while (k < sizeof doc - 16) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *w = words[(s >> 33) % 10];
+            memcpy(doc + k, w, strlen(w));
+            k += strlen(w);
+        }
+        CHECK_OK(spectra_bpe_trainer_add_text(tr, doc, k));
+    }
+}
+
+/* decode must check every id before appending anything: ids {5, 6, 2^30} used to return
+ * INVALID_ARG with the bytes of 5 and 6 already appended. */
+static void test_decode(spectra_tokenizer *tok) {
+    spectra_byte_buf out = {0};
+    int32_t one = 7;
+    CHECK_OK(spectra_tokenizer_decode(tok, &one, 1, &out)); /* some prior content: "(" */
+    const spectra_byte_buf before = out;
+    const unsigned char prior = out.data ? out.data[0] : 0;
+    const int32_t bad[][3] = {{5, 6, 1 << 30}, {5, 6, -1}, {5, 1 << 30, 6}};
+    for (int b = 0; b < 3; b++) {
+        CHECK(spectra_tokenizer_decode(tok, bad[b], 3, &out) == SPECTRA_ERR_INVALID_ARG);
+        CHECK_MSG(msg_has("not in the vocabulary"), "message %s", spectra_last_error());
+        CHECK_MSG(out.len == before.len && out.cap == before.cap && out.data == before.data,
+                  "case %d: len %zu -> %zu", b, before.len, out.len);
+        CHECK(out.len == 1 && out.data[0] == prior);
+    }
+    /* Valid ids append their bytes: the first 94 ids are GPT-2's printable bytes '!'..'~'
+     * in order (bytes_to_unicode), so 5, 6 are '&' and '\''. */
+    CHECK_OK(spectra_tokenizer_decode(tok, bad[0], 2, &out));
+    CHECK(out.len == 3 && !memcmp(out.data, "(&'", 3));
+    spectra_byte_buf_free(&out);
+    /* Nothing to decode into an empty buffer: still empty, no allocation needed. */
+    CHECK_OK(spectra_tokenizer_decode(tok, NULL, 0, &out));
+    CHECK(out.len == 0);
+    spectra_byte_buf_free(&out);
+}
+
 int main(void) {
     /* A regression (self-append looping) would hang rather than fail: stop after a minute. */
     alarm(60);
     test_corpus_append();
+
+    spectra_bpe_trainer *tr = NULL;
+    CHECK_OK(spectra_bpe_trainer_create(&tr));
+    if (!tr) return test_finish("test_data_badinput");
+    add_docs(tr);
+    CHECK_OK(spectra_bpe_trainer_train(tr, 300, NULL, NULL));
+    mkdir("bad_tok_a", 0755);
+    CHECK_OK(spectra_bpe_trainer_save(tr, "bad_tok_a"));
+    spectra_tokenizer *tok = NULL;
+    CHECK_OK(spectra_tokenizer_load_dir("bad_tok_a", &tok));
+    if (tok) test_decode(tok);
+    spectra_tokenizer_free(tok);
+    spectra_bpe_trainer_free(tr);
     return test_finish("test_data_badinput");
 }
