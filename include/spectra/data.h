@@ -80,8 +80,9 @@ void spectra_bpe_trainer_free(spectra_bpe_trainer *tr);
 /* Pre-tokenizes `text` with GPT-2's pattern (after the same UTF-8 repair as the encoder)
  * and adds the words to the training counts. Call once per document. */
 spectra_status spectra_bpe_trainer_add_text(spectra_bpe_trainer *tr, const void *text, size_t len);
-/* Called every few merges with (merges done, merges wanted); return nonzero to cancel
- * (then train returns SPECTRA_ERR_STATE). May be NULL. */
+/* Called after every merge with (new ids so far, new ids wanted) and once at the end;
+ * return nonzero to cancel (then train returns SPECTRA_ERR_STATE). May be NULL. Called
+ * that often, it should be cheap (rate-limit any printing itself). */
 typedef int (*spectra_bpe_progress_fn)(void *ctx, size_t done, size_t total);
 /* Learns merges until the vocabulary has `vocab_size` ids: 256 byte tokens (ids 0..255
  * in GPT-2's byte order), then one id per merge, then "<|endoftext|>" as the last id.
@@ -93,7 +94,9 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
 /* Number of distinct words seen so far. */
 size_t spectra_bpe_trainer_unique_words(const spectra_bpe_trainer *tr);
 /* Ids in the trained vocabulary including <|endoftext|> (smaller than requested when
- * training stopped early), 0 before a successful train(). */
+ * training stopped early), 0 before a successful train(). A train() that fails, is
+ * cancelled or is refused leaves the result of the previous successful one (what this
+ * and spectra_bpe_trainer_save see) untouched. */
 size_t spectra_bpe_trainer_vocab_size(const spectra_bpe_trainer *tr);
 /* Writes dir/encoder.json and dir/vocab.bpe (atomically) in GPT-2's format. The
  * directory must exist. */

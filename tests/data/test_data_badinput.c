@@ -73,18 +73,21 @@ static void test_corpus_append(void) {
     snap_free(&sa), snap_free(&sb);
 }
 
-/* Text whose frequent pairs give a few hundred merges. */
+/* Random words over a 10-letter alphabet: enough distinct frequent pairs for a few
+ * hundred merges. */
 static void add_docs(spectra_bpe_trainer *tr) {
-    static const char *words[] = {" the", " cat", " sat", " on", " mat", " and", " then", " that", " hat", " ran"};
-    char doc[4096];
+    char doc[8192];
     uint64_t s = 3;
     for (int d = 0; d < 20; d++) {
         size_t k = 0;
         while (k < sizeof doc - 16) {
             s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-            const char *w = words[(s >> 33) % 10];
-            memcpy(doc + k, w, strlen(w));
-            k += strlen(w);
+            size_t len = 1 + (s >> 33) % 6;
+            doc[k++] = ' ';
+            for (size_t i = 0; i < len; i++) {
+                s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+                doc[k++] = (char)('a' + (s >> 33) % 10);
+            }
         }
         CHECK_OK(spectra_bpe_trainer_add_text(tr, doc, k));
     }
@@ -117,6 +120,59 @@ static void test_decode(spectra_tokenizer *tok) {
     spectra_byte_buf_free(&out);
 }
 
+static int same_file(const char *a, const char *b) {
+    FILE *f = fopen(a, "rb"), *g = fopen(b, "rb");
+    int same = f && g;
+    while (same) {
+        int x = fgetc(f), y = fgetc(g);
+        same = x == y;
+        if (x == EOF) break;
+    }
+    if (f) fclose(f);
+    if (g) fclose(g);
+    return same;
+}
+
+typedef struct cancel_ctx {
+    size_t calls, cancel_at; /* cancel on call number cancel_at (1-based) */
+} cancel_ctx;
+static int cancel_cb(void *ctx, size_t done, size_t total) {
+    cancel_ctx *c = ctx;
+    (void)done, (void)total;
+    return ++c->calls >= c->cancel_at;
+}
+
+/* A cancelled train used to clear the previous result first (vocab_size 0 and save
+ * refused afterwards), and progress ran only every 64 merges, so a run of fewer merges
+ * could not be cancelled at all. tr holds a successful 300-id result saved in bad_tok_a. */
+static void test_train_cancel(spectra_bpe_trainer *tr) {
+    CHECK(spectra_bpe_trainer_vocab_size(tr) == 300);
+    /* 260 ids = 3 merges: cancel at the first progress call. */
+    cancel_ctx c = {0, 1};
+    spectra_status st = spectra_bpe_trainer_train(tr, 260, cancel_cb, &c);
+    CHECK_MSG(st == SPECTRA_ERR_STATE, "3-merge run not cancelled: status %d after %zu calls", (int)st, c.calls);
+    CHECK_MSG(msg_has("cancelled"), "message %s", spectra_last_error());
+    CHECK(c.calls == 1);
+    /* A longer run cancelled half-way. */
+    c = (cancel_ctx){0, 20};
+    CHECK(spectra_bpe_trainer_train(tr, 400, cancel_cb, &c) == SPECTRA_ERR_STATE && c.calls == 20);
+    /* Refused arguments. */
+    CHECK(spectra_bpe_trainer_train(tr, 256, NULL, NULL) == SPECTRA_ERR_INVALID_ARG);
+    /* The 300-id result survived all three: same size, same files. */
+    CHECK(spectra_bpe_trainer_vocab_size(tr) == 300);
+    mkdir("bad_tok_b", 0755);
+    CHECK_OK(spectra_bpe_trainer_save(tr, "bad_tok_b"));
+    CHECK(same_file("bad_tok_a/encoder.json", "bad_tok_b/encoder.json"));
+    CHECK(same_file("bad_tok_a/vocab.bpe", "bad_tok_b/vocab.bpe"));
+    /* Progress runs after every merge (plus once at the end): 43 new ids in 300. */
+    c = (cancel_ctx){0, SIZE_MAX};
+    CHECK_OK(spectra_bpe_trainer_train(tr, 300, cancel_cb, &c));
+    CHECK_MSG(c.calls >= 44, "%zu progress calls for 43 merges", c.calls);
+    /* A new successful train replaces the result. */
+    CHECK_OK(spectra_bpe_trainer_train(tr, 280, NULL, NULL));
+    CHECK(spectra_bpe_trainer_vocab_size(tr) == 280);
+}
+
 int main(void) {
     /* A regression (self-append looping) would hang rather than fail: stop after a minute. */
     alarm(60);
@@ -132,6 +188,7 @@ int main(void) {
     spectra_tokenizer *tok = NULL;
     CHECK_OK(spectra_tokenizer_load_dir("bad_tok_a", &tok));
     if (tok) test_decode(tok);
+    test_train_cancel(tr);
     spectra_tokenizer_free(tok);
     spectra_bpe_trainer_free(tr);
     return test_finish("test_data_badinput");
