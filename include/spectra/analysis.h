@@ -25,7 +25,9 @@ extern "C" {
 
 /* Exact thin SVD by LAPACK dgesdd (in double, with the optimal workspace from the query
  * call): X = U diag(s) Vᵀ, s descending (r values). U and/or V may be NULL when only the
- * singular values are wanted (then the cheaper values-only driver runs). */
+ * singular values are wanted (then the cheaper values-only driver runs). Every element of X
+ * must be finite: a NaN or Inf gives SPECTRA_ERR_NONFINITE naming the first one's row and
+ * column, before anything is written (dgesdd itself may loop forever on an Inf). */
 spectra_status spectra_svd_exact(const float *X, size_t rows, size_t cols, double *s, double *U, double *V);
 
 /* Spike size per SPEC §3: k* = the i in 1..max(1, floor(r/4)) maximizing s_i / s_{i+1}
@@ -56,16 +58,22 @@ typedef struct spectra_tail_stats {
 } spectra_tail_stats;
 /* full and tail_only (rows*cols floats each) receive the elementwise values; either may be
  * NULL. M and V are taken as given (no bias correction: it scales M_t and sqrt(V) alike up
- * to (1−β1^t)/sqrt(1−β2^t), which is 1 to within 1e-3 after a few hundred steps). */
+ * to (1−β1^t)/sqrt(1−β2^t), which is 1 to within 1e-3 after a few hundred steps).
+ * eps must be finite and >= 0 (else SPECTRA_ERR_INVALID_ARG); M and V must be finite (else
+ * SPECTRA_ERR_NONFINITE naming the matrix, row and column). On error nothing is written. */
 spectra_status spectra_tail_suppression(const float *M, const float *V, size_t rows, size_t cols, size_t k,
                                         double eps, float *full, float *tail_only, spectra_tail_stats *out);
 
 /* Quantile q in [0, 1] of x[0..n) by linear interpolation between order statistics
- * (numpy's default); x is not modified. NaN if n == 0 or on allocation failure. */
+ * (numpy's default); x is not modified. NaN, with the reason recorded for
+ * spectra_last_error (SPECTRA_ERR_INVALID_ARG or _NOMEM), if x is NULL, n == 0, q is not
+ * in [0, 1] (NaN included) or on allocation failure. */
 double spectra_quantile(const float *x, size_t n, double q);
 
 /* Histogram of log10(x) for x > 0 over [lo, hi) in `bins` equal bins, normalized to a
- * density (integrates to the fraction of x inside the range). Non-positive x are skipped. */
+ * density (integrates to the fraction of x inside the range). Non-positive x are skipped.
+ * lo and hi must be finite with lo < hi and a bin width (hi − lo) / bins that is finite
+ * and nonzero, else SPECTRA_ERR_INVALID_ARG and density is not touched. */
 spectra_status spectra_log10_histogram(const float *x, size_t n, double lo, double hi, size_t bins, double *density);
 
 /* ---- relative variance (paper §2.4) ----
@@ -84,7 +92,8 @@ spectra_status spectra_relvar(const double *a, size_t n, size_t nk, const double
  * bf16_emulation = 0: the fp32 iteration of this library's Muon (spectra_newton_schulz).
  * In exact arithmetic NS(G) = U f(Σ) Vᵀ keeps G's singular vectors, so any misalignment is
  * numerical; 1: Keller Jordan's muon.py as torch runs it, every op rounded to bfloat16
- * (products accumulated in fp32), the setting in which the paper measured §2.5. */
+ * (products accumulated in fp32), the setting in which the paper measured §2.5.
+ * G must be finite (else SPECTRA_ERR_NONFINITE naming the row and column). */
 spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, int steps, int bf16_emulation,
                                     double *align, double *s_g, double *s_ns);
 
@@ -117,9 +126,12 @@ typedef struct spectra_grad_opts {
 
 /* Zeroes the model's gradients and leaves in spectra_model_grads(model) the mean over
  * n_batches of the gradient of the (optionally weighted) mean token loss of each B x T
- * batch from `loader` (whose batch geometry must be B x T). *mean_loss (may be NULL) =
- * mean of the batch losses. Shuffle permutes the window before it is split into inputs
- * and targets, so the model sees and predicts the shuffled text. */
+ * batch from `loader`. *mean_loss (may be NULL) = mean of the batch losses. Shuffle
+ * permutes the window before it is split into inputs and targets, so the model sees and
+ * predicts the shuffled text. The loader's batch geometry (spectra_loader_get_config) must
+ * be B x T, its vocab_size at most the model's, and T at most the model's max_seq_len:
+ * otherwise SPECTRA_ERR_INVALID_ARG naming both values, before the gradients are zeroed or
+ * the loader advances. */
 spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loader, int B, int T,
                                      const spectra_grad_opts *opts, double *mean_loss);
 

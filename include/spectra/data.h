@@ -59,7 +59,9 @@ int32_t spectra_tokenizer_eot(const spectra_tokenizer *tok);
  * Not thread-safe: the tokenizer keeps a cache of encoded words; use one per thread. */
 spectra_status spectra_tokenizer_encode(spectra_tokenizer *tok, const void *text, size_t len,
                                         spectra_token_buf *out);
-/* Appends the bytes of the given ids to `out`. An id out of range is an error. */
+/* Appends the bytes of the given ids to `out`. An id out of range is
+ * SPECTRA_ERR_INVALID_ARG naming it and its position; every id is checked before any byte
+ * is appended, so a failing decode leaves *out (data, len and cap) exactly as it was. */
 spectra_status spectra_tokenizer_decode(const spectra_tokenizer *tok, const int32_t *ids, size_t n,
                                         spectra_byte_buf *out);
 
@@ -78,8 +80,9 @@ void spectra_bpe_trainer_free(spectra_bpe_trainer *tr);
 /* Pre-tokenizes `text` with GPT-2's pattern (after the same UTF-8 repair as the encoder)
  * and adds the words to the training counts. Call once per document. */
 spectra_status spectra_bpe_trainer_add_text(spectra_bpe_trainer *tr, const void *text, size_t len);
-/* Called every few merges with (merges done, merges wanted); return nonzero to cancel
- * (then train returns SPECTRA_ERR_STATE). May be NULL. */
+/* Called after every merge with (new ids so far, new ids wanted) and once at the end;
+ * return nonzero to cancel (then train returns SPECTRA_ERR_STATE). May be NULL. Called
+ * that often, it should be cheap (rate-limit any printing itself). */
 typedef int (*spectra_bpe_progress_fn)(void *ctx, size_t done, size_t total);
 /* Learns merges until the vocabulary has `vocab_size` ids: 256 byte tokens (ids 0..255
  * in GPT-2's byte order), then one id per merge, then "<|endoftext|>" as the last id.
@@ -91,7 +94,9 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
 /* Number of distinct words seen so far. */
 size_t spectra_bpe_trainer_unique_words(const spectra_bpe_trainer *tr);
 /* Ids in the trained vocabulary including <|endoftext|> (smaller than requested when
- * training stopped early), 0 before a successful train(). */
+ * training stopped early), 0 before a successful train(). A train() that fails, is
+ * cancelled or is refused leaves the result of the previous successful one (what this
+ * and spectra_bpe_trainer_save see) untouched. */
 size_t spectra_bpe_trainer_vocab_size(const spectra_bpe_trainer *tr);
 /* Writes dir/encoder.json and dir/vocab.bpe (atomically) in GPT-2's format. The
  * directory must exist. */
@@ -132,7 +137,9 @@ typedef struct spectra_loader_pos {
  * Data are cut into windows of T+1 tokens starting every T tokens inside each shard
  * (windows never span two shards); an epoch visits each window at most once, in an
  * order fixed by (seed, epoch), split across ranks, B windows per batch; the windows
- * that do not fill a whole batch on every rank are skipped for that epoch. */
+ * that do not fill a whole batch on every rank are skipped for that epoch.
+ * SPECTRA_ERR_INVALID_ARG if B * world_size or the bytes of B * T int32 tokens overflow
+ * size_t. */
 spectra_status spectra_loader_open(const char *const *paths, size_t npaths,
                                    const spectra_loader_config *cfg, spectra_loader **out);
 void spectra_loader_free(spectra_loader *ld);
@@ -142,6 +149,9 @@ void spectra_loader_free(spectra_loader *ld);
 spectra_status spectra_loader_next(spectra_loader *ld, int32_t *inputs, int32_t *targets);
 spectra_loader_pos spectra_loader_tell(const spectra_loader *ld);
 spectra_status spectra_loader_seek(spectra_loader *ld, spectra_loader_pos pos);
+/* The configuration the loader was opened with (its batch geometry B x T is what
+ * spectra_loader_next fills); NULL for a NULL loader. Valid until spectra_loader_free. */
+const spectra_loader_config *spectra_loader_get_config(const spectra_loader *ld);
 /* Batches per epoch (per rank) and total tokens in all shards. */
 uint64_t spectra_loader_steps_per_epoch(const spectra_loader *ld);
 uint64_t spectra_loader_total_tokens(const spectra_loader *ld);
@@ -160,7 +170,10 @@ spectra_status spectra_corpus_load_nlp(const char *package_dir, size_t sentences
 /* A UTF-8 text file (one document), or every regular file in a directory, recursively,
  * in byte order of the paths (one document per file). */
 spectra_status spectra_corpus_load_text(const char *path, spectra_corpus **out);
-/* Moves all documents of `src` to the end of `dst` and frees `src`. */
+/* Moves all documents of `src` to the end of `dst` and frees `src`. NULL or dst == src is
+ * SPECTRA_ERR_INVALID_ARG and changes nothing (src is not freed). Any other failure (out
+ * of memory) leaves dst as it was but still frees src, so after a call with two distinct
+ * corpora the caller never owns src again. */
 spectra_status spectra_corpus_append(spectra_corpus *dst, spectra_corpus *src);
 void spectra_corpus_free(spectra_corpus *c);
 size_t spectra_corpus_size(const spectra_corpus *c);

@@ -101,6 +101,23 @@ spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loade
                                      const spectra_grad_opts *opts, double *mean_loss) {
     if (!model || !loader || !opts || B < 1 || T < 1 || opts->n_batches < 1)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "mean_gradient: bad arguments");
+    /* spectra_loader_next fills the loader's own B x T, not ours: a larger loader batch
+     * would overrun the buffers below. The vocabulary and T checks keep token_weights[t],
+     * sentence_end[t] and the forward pass in range, so that nothing (gradients, loader
+     * position) changes before a call that is bound to fail. */
+    const spectra_loader_config *lc = spectra_loader_get_config(loader);
+    const spectra_model_config *mc = spectra_model_get_config(model);
+    if (lc->batch_size != (size_t)B || lc->seq_len != (size_t)T)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
+                                 "mean_gradient: B x T = %d x %d differs from the loader's batch geometry %zu x %zu", B,
+                                 T, lc->batch_size, lc->seq_len);
+    if (lc->vocab_size > (uint32_t)mc->vocab_size)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
+                                 "mean_gradient: the loader's vocabulary (%u) is larger than the model's (%d)",
+                                 lc->vocab_size, mc->vocab_size);
+    if (T > mc->max_seq_len)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "mean_gradient: T = %d exceeds the model's max_seq_len %d", T,
+                                 mc->max_seq_len);
     const size_t bt = (size_t)B * (size_t)T;
     int32_t *in = malloc(bt * sizeof *in), *tg = malloc(bt * sizeof *tg), *win = malloc(((size_t)T + 1) * sizeof *win);
     float *lw = opts->token_weights ? malloc(bt * sizeof *lw) : NULL;

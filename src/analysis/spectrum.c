@@ -14,11 +14,32 @@
 
 static size_t rmin_(size_t a, size_t b) { return a < b ? a : b; }
 
+/* Index of the first NaN or ±Inf in x[0..n), or n if all are finite. LAPACK's dgesdd
+ * does not reject such input: it loops forever on an Inf when vectors are wanted and
+ * otherwise returns an error code or NaN singular values, so every entry point that
+ * reaches it checks first. */
+static size_t first_nonfinite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return n;
+}
+
+/* SPECTRA_ERR_NONFINITE naming the matrix and the row/col of its first bad element, or
+ * SPECTRA_OK when X (row-major rows x cols) is finite. */
+static spectra_status check_finite(const char *who, const char *what, const float *X, size_t rows, size_t cols) {
+    const size_t i = first_nonfinite(X, rows * cols);
+    if (i == rows * cols) return SPECTRA_OK;
+    return spectra_set_error(SPECTRA_ERR_NONFINITE, "%s: %s[%zu][%zu] is %s; the matrix must be finite", who, what,
+                             i / cols, i % cols, isnan(X[i]) ? "NaN" : X[i] > 0 ? "+Inf" : "-Inf");
+}
+
 spectra_status spectra_svd_exact(const float *X, size_t rows, size_t cols, double *s, double *U, double *V) {
     if (!X || !s || rows == 0 || cols == 0)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "svd_exact: NULL pointer or empty matrix");
     if (rows > INT32_MAX / 2 || cols > INT32_MAX / 2 || rows * cols > (size_t)INT32_MAX)
         return spectra_set_error(SPECTRA_ERR_SHAPE, "svd_exact: %zu x %zu is too large for LAPACK", rows, cols);
+    spectra_status fin = check_finite("svd_exact", "X", X, rows, cols);
+    if (fin) return fin;
     const size_t r = rows < cols ? rows : cols;
     const int vectors = U && V;
     /* Column-major, the row-major X is A = Xᵀ (cols x rows): A = V S Uᵀ, so LAPACK's "U"
@@ -126,21 +147,39 @@ static double quantile_sorted(const float *v, size_t n, double q) {
 }
 
 double spectra_quantile(const float *x, size_t n, double q) {
-    if (!x || n == 0) return NAN;
+    if (!x || n == 0) {
+        spectra_set_error(SPECTRA_ERR_INVALID_ARG, "quantile: NULL or empty input");
+        return NAN;
+    }
+    /* Written so that NaN fails too: it would reach a double -> size_t cast (UB). */
+    if (!(q >= 0.0 && q <= 1.0)) {
+        spectra_set_error(SPECTRA_ERR_INVALID_ARG, "quantile: q = %g is not in [0, 1]", q);
+        return NAN;
+    }
     float *v = malloc(n * sizeof *v);
-    if (!v) return NAN;
+    if (!v) {
+        spectra_set_error(SPECTRA_ERR_NOMEM, "quantile: out of memory for %zu values", n);
+        return NAN;
+    }
     memcpy(v, x, n * sizeof *v);
     qsort(v, n, sizeof *v, cmp_float);
-    double r = quantile_sorted(v, n, q < 0 ? 0 : q > 1 ? 1 : q);
+    double r = quantile_sorted(v, n, q);
     free(v);
     return r;
 }
 
 spectra_status spectra_log10_histogram(const float *x, size_t n, double lo, double hi, size_t bins, double *density) {
-    if (!x || !density || bins == 0 || !(hi > lo))
-        return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "log10_histogram: bad arguments");
-    memset(density, 0, bins * sizeof *density);
+    if (!x || !density || bins == 0)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "log10_histogram: NULL pointer or zero bins");
     const double w = (hi - lo) / (double)bins;
+    /* A non-finite or inverted range, or a bin width that overflows or underflows to 0,
+     * would turn (l - lo) / w into Inf or NaN and its cast to a bin index into UB. */
+    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo) || !isfinite(w) || !(w > 0.0))
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
+                                 "log10_histogram: range [%g, %g) in %zu bins is not a finite, increasing range "
+                                 "with a positive, finite bin width",
+                                 lo, hi, bins);
+    memset(density, 0, bins * sizeof *density);
     for (size_t i = 0; i < n; i++) {
         if (!(x[i] > 0.0f)) continue;
         double l = log10((double)x[i]);
@@ -184,6 +223,12 @@ spectra_status spectra_tail_suppression(const float *M, const float *V, size_t r
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "tail_suppression: NULL pointer or empty matrix");
     if (k < 1 || k >= r)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "tail_suppression: rank k = %zu must be in [1, %zu)", k, r);
+    /* NaN or a negative eps makes the denominators NaN or zero (median_ratio = Inf). */
+    if (!(eps >= 0.0) || !isfinite(eps))
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "tail_suppression: eps = %g must be finite and >= 0", eps);
+    spectra_status fin = check_finite("tail_suppression", "M", M, rows, cols);
+    if (!fin) fin = check_finite("tail_suppression", "V", V, rows, cols);
+    if (fin) return fin;
     const size_t n = rows * cols;
     double *Ms = malloc(n * sizeof *Ms), *Vs = malloc(n * sizeof *Vs);
     float *fa = full ? full : malloc(n * sizeof *fa), *ta = tail_only ? tail_only : malloc(n * sizeof *ta);
@@ -307,6 +352,8 @@ spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, in
                                     double *align, double *s_g, double *s_ns) {
     if (!G || !align || rows == 0 || cols == 0 || steps < 0)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "ns_alignment: bad arguments");
+    spectra_status fin = check_finite("ns_alignment", "G", G, rows, cols);
+    if (fin) return fin;
     const size_t r = rows < cols ? rows : cols, n = rows * cols;
     double *s1 = malloc(r * sizeof *s1), *s2 = malloc(r * sizeof *s2);
     double *U = malloc(rows * r * sizeof *U), *V1 = malloc(cols * r * sizeof *V1), *V2 = malloc(cols * r * sizeof *V2);

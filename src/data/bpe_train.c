@@ -21,11 +21,9 @@
 #include "core/fileio.h"
 #include "data/bpe_internal.h"
 
-struct spectra_bpe_trainer {
-    spectra_bytemap bm;
-    spectra_pretok *pretok;
-    spectra_strmap words; /* word bytes -> count */
-    /* result of train() */
+/* The result of one train(): built in a fresh instance and committed to the trainer only
+ * when training succeeds, so a cancelled or failed run keeps the previous result. */
+typedef struct bpe_result {
     size_t ntok;               /* tokens excluding <|endoftext|> */
     uint64_t *tok_off;         /* bytes of token i in tok_bytes */
     uint32_t *tok_len;
@@ -33,6 +31,13 @@ struct spectra_bpe_trainer {
     size_t tok_bytes_len, tok_bytes_cap, tok_cap;
     int32_t *merge_a, *merge_b;
     size_t nmerges, merge_cap;
+} bpe_result;
+
+struct spectra_bpe_trainer {
+    spectra_bytemap bm;
+    spectra_pretok *pretok;
+    spectra_strmap words; /* word bytes -> count */
+    bpe_result res;       /* of the last successful train() */
     int trained;
 };
 
@@ -52,32 +57,27 @@ spectra_status spectra_bpe_trainer_create(spectra_bpe_trainer **out) {
     return SPECTRA_OK;
 }
 
-static void clear_result(spectra_bpe_trainer *tr) {
-    free(tr->tok_off);
-    free(tr->tok_len);
-    free(tr->tok_bytes);
-    free(tr->merge_a);
-    free(tr->merge_b);
-    tr->tok_off = NULL;
-    tr->tok_len = NULL;
-    tr->tok_bytes = NULL;
-    tr->merge_a = tr->merge_b = NULL;
-    tr->ntok = tr->nmerges = tr->merge_cap = tr->tok_cap = tr->tok_bytes_len = tr->tok_bytes_cap = 0;
-    tr->trained = 0;
+static void clear_result(bpe_result *r) {
+    free(r->tok_off);
+    free(r->tok_len);
+    free(r->tok_bytes);
+    free(r->merge_a);
+    free(r->merge_b);
+    *r = (bpe_result){0};
 }
 
 void spectra_bpe_trainer_free(spectra_bpe_trainer *tr) {
     if (!tr) return;
     spectra_pretok_free(tr->pretok);
     if (tr->words.hashes) spectra_strmap_free(&tr->words);
-    clear_result(tr);
+    clear_result(&tr->res);
     free(tr);
 }
 
 size_t spectra_bpe_trainer_unique_words(const spectra_bpe_trainer *tr) { return tr ? tr->words.count : 0; }
 
 size_t spectra_bpe_trainer_vocab_size(const spectra_bpe_trainer *tr) {
-    return tr && tr->trained ? tr->ntok + 1 : 0;
+    return tr && tr->trained ? tr->res.ntok + 1 : 0;
 }
 
 spectra_status spectra_bpe_trainer_add_text(spectra_bpe_trainer *tr, const void *text, size_t len) {
@@ -210,30 +210,30 @@ static heapent heap_pop(train *T) {
     return top;
 }
 
-static int add_token(spectra_bpe_trainer *tr, const unsigned char *b, size_t n) {
-    if (tr->ntok == tr->tok_cap) {
-        size_t nc = tr->tok_cap ? tr->tok_cap * 2 : 1024;
-        uint64_t *o = realloc(tr->tok_off, nc * sizeof *o);
+static int add_token(bpe_result *r, const unsigned char *b, size_t n) {
+    if (r->ntok == r->tok_cap) {
+        size_t nc = r->tok_cap ? r->tok_cap * 2 : 1024;
+        uint64_t *o = realloc(r->tok_off, nc * sizeof *o);
         if (!o) return -1;
-        tr->tok_off = o;
-        uint32_t *l = realloc(tr->tok_len, nc * sizeof *l);
+        r->tok_off = o;
+        uint32_t *l = realloc(r->tok_len, nc * sizeof *l);
         if (!l) return -1;
-        tr->tok_len = l;
-        tr->tok_cap = nc;
+        r->tok_len = l;
+        r->tok_cap = nc;
     }
-    if (tr->tok_bytes_len + n > tr->tok_bytes_cap) {
-        size_t nc = tr->tok_bytes_cap ? tr->tok_bytes_cap * 2 : 1 << 16;
-        while (nc < tr->tok_bytes_len + n) nc *= 2;
-        unsigned char *p = realloc(tr->tok_bytes, nc);
+    if (r->tok_bytes_len + n > r->tok_bytes_cap) {
+        size_t nc = r->tok_bytes_cap ? r->tok_bytes_cap * 2 : 1 << 16;
+        while (nc < r->tok_bytes_len + n) nc *= 2;
+        unsigned char *p = realloc(r->tok_bytes, nc);
         if (!p) return -1;
-        tr->tok_bytes = p;
-        tr->tok_bytes_cap = nc;
+        r->tok_bytes = p;
+        r->tok_bytes_cap = nc;
     }
-    memcpy(tr->tok_bytes + tr->tok_bytes_len, b, n);
-    tr->tok_off[tr->ntok] = tr->tok_bytes_len;
-    tr->tok_len[tr->ntok] = (uint32_t)n;
-    tr->tok_bytes_len += n;
-    tr->ntok++;
+    memcpy(r->tok_bytes + r->tok_bytes_len, b, n);
+    r->tok_off[r->ntok] = r->tok_bytes_len;
+    r->tok_len[r->ntok] = (uint32_t)n;
+    r->tok_bytes_len += n;
+    r->ntok++;
     return 0;
 }
 
@@ -243,7 +243,7 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
     if (vocab_size < 257 || vocab_size > 65536)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "bpe_trainer_train: vocab size %zu not in [257, 65536]",
                                  vocab_size);
-    clear_result(tr);
+    bpe_result R = {0};
     spectra_status st = SPECTRA_OK;
     const size_t nw = tr->words.count;
     int64_t *freq = malloc((nw ? nw : 1) * sizeof *freq);
@@ -262,7 +262,7 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
     for (int k = 0; k < 256; k++) {
         unsigned char b = tr->bm.byte_order[k];
         byte_tok[b] = k;
-        if (add_token(tr, &b, 1)) goto nomem;
+        if (add_token(&R, &b, 1)) goto nomem;
         uint64_t *v = spectra_strmap_put(&tokmap, &b, 1, NULL);
         if (!v) goto nomem;
         *v = (uint64_t)k;
@@ -322,37 +322,37 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
         }
         if (cur < 2) break; /* nothing left that is worth a token */
         /* new token = bytes(a) + bytes(b); reuse the id if those bytes already exist */
-        size_t la = tr->tok_len[e.a], lb = tr->tok_len[e.b];
+        size_t la = R.tok_len[e.a], lb = R.tok_len[e.b];
         if (la + lb > tmpcap) {
             tmpcap = (la + lb) * 2;
             unsigned char *q = realloc(tmpb, tmpcap);
             if (!q) goto nomem_tmp;
             tmpb = q;
         }
-        memcpy(tmpb, tr->tok_bytes + tr->tok_off[e.a], la);
-        memcpy(tmpb + la, tr->tok_bytes + tr->tok_off[e.b], lb);
+        memcpy(tmpb, R.tok_bytes + R.tok_off[e.a], la);
+        memcpy(tmpb + la, R.tok_bytes + R.tok_off[e.b], lb);
         int is_new;
         uint64_t *tv = spectra_strmap_put(&tokmap, tmpb, la + lb, &is_new);
         if (!tv) goto nomem_tmp;
         if (is_new) {
-            *tv = tr->ntok;
-            if (add_token(tr, tmpb, la + lb)) goto nomem_tmp;
+            *tv = R.ntok;
+            if (add_token(&R, tmpb, la + lb)) goto nomem_tmp;
             added++;
         }
         int32_t c = (int32_t)*tv;
-        if (tr->nmerges == tr->merge_cap) {
-            size_t nc = tr->merge_cap ? tr->merge_cap * 2 : 1024;
-            int32_t *ma = realloc(tr->merge_a, nc * sizeof *ma);
+        if (R.nmerges == R.merge_cap) {
+            size_t nc = R.merge_cap ? R.merge_cap * 2 : 1024;
+            int32_t *ma = realloc(R.merge_a, nc * sizeof *ma);
             if (!ma) goto nomem_tmp;
-            tr->merge_a = ma;
-            int32_t *mb = realloc(tr->merge_b, nc * sizeof *mb);
+            R.merge_a = ma;
+            int32_t *mb = realloc(R.merge_b, nc * sizeof *mb);
             if (!mb) goto nomem_tmp;
-            tr->merge_b = mb;
-            tr->merge_cap = nc;
+            R.merge_b = mb;
+            R.merge_cap = nc;
         }
-        tr->merge_a[tr->nmerges] = e.a;
-        tr->merge_b[tr->nmerges] = e.b;
-        tr->nmerges++;
+        R.merge_a[R.nmerges] = e.a;
+        R.merge_b[R.nmerges] = e.b;
+        R.nmerges++;
         round++;
         ntouched = 0;
         /* p may move when pairs grow: work on a detached copy of its word list */
@@ -415,7 +415,10 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
             if (q->count > 0) heap_push(&T, (heapent){q->count, q->a, q->b});
         }
         if (T.failed) goto nomem_tmp;
-        if (progress && (tr->nmerges % 64 == 0) && progress(ctx, added, want)) {
+        /* After every merge, so that even a run of a few merges can be cancelled; the
+         * callers' callbacks rate-limit their own output, and a call per merge is small
+         * next to the merge's own work (revisiting every word holding the pair). */
+        if (progress && progress(ctx, added, want)) {
             free(tmpb);
             st = spectra_set_error(SPECTRA_ERR_STATE, "bpe training cancelled");
             goto done;
@@ -423,6 +426,9 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
     }
     free(tmpb);
     if (progress) progress(ctx, added, want);
+    clear_result(&tr->res);
+    tr->res = R;
+    R = (bpe_result){0};
     tr->trained = 1;
     goto done;
 nomem_tmp:
@@ -442,7 +448,7 @@ done:
     free(T.heap);
     if (T.pidx.keys) spectra_u64map_free(&T.pidx);
     if (tokmap.hashes) spectra_strmap_free(&tokmap);
-    if (st) clear_result(tr);
+    clear_result(&R); /* empty after a commit; the partial result on failure */
     return st;
 }
 
@@ -450,8 +456,8 @@ spectra_status spectra_bpe_trainer_save(const spectra_bpe_trainer *tr, const cha
     if (!tr || !dir) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "bpe_trainer_save: NULL argument");
     if (!tr->trained) return spectra_set_error(SPECTRA_ERR_STATE, "bpe_trainer_save: train() has not succeeded");
     size_t maxlen = 13;
-    for (size_t i = 0; i < tr->ntok; i++)
-        if (tr->tok_len[i] > maxlen) maxlen = tr->tok_len[i];
+    for (size_t i = 0; i < tr->res.ntok; i++)
+        if (tr->res.tok_len[i] > maxlen) maxlen = tr->res.tok_len[i];
     char *m = malloc(2 * maxlen + 1);
     spectra_buf enc, bpe;
     spectra_buf_init(&enc);
@@ -459,23 +465,23 @@ spectra_status spectra_bpe_trainer_save(const spectra_bpe_trainer *tr, const cha
     if (!m) return spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
     char num[32];
     spectra_buf_append(&enc, "{", 1);
-    for (size_t i = 0; i < tr->ntok; i++) {
-        size_t n = spectra_bytemap_encode(&tr->bm, tr->tok_bytes + tr->tok_off[i], tr->tok_len[i], m);
+    for (size_t i = 0; i < tr->res.ntok; i++) {
+        size_t n = spectra_bytemap_encode(&tr->bm, tr->res.tok_bytes + tr->res.tok_off[i], tr->res.tok_len[i], m);
         if (i) spectra_buf_append(&enc, ", ", 2);
         spectra_json_put_string(&enc, m, n);
         int k = snprintf(num, sizeof num, ": %zu", i);
         spectra_buf_append(&enc, num, (size_t)k);
     }
-    int k = snprintf(num, sizeof num, ": %zu}", tr->ntok);
+    int k = snprintf(num, sizeof num, ": %zu}", tr->res.ntok);
     spectra_buf_append(&enc, ", ", 2);
     spectra_json_put_string(&enc, "<|endoftext|>", 13);
     spectra_buf_append(&enc, num, (size_t)k);
     const char head[] = "#version: 0.2\n";
     spectra_buf_append(&bpe, head, sizeof head - 1);
-    for (size_t i = 0; i < tr->nmerges; i++) {
-        int32_t ids[2] = {tr->merge_a[i], tr->merge_b[i]};
+    for (size_t i = 0; i < tr->res.nmerges; i++) {
+        int32_t ids[2] = {tr->res.merge_a[i], tr->res.merge_b[i]};
         for (int j = 0; j < 2; j++) {
-            size_t n = spectra_bytemap_encode(&tr->bm, tr->tok_bytes + tr->tok_off[ids[j]], tr->tok_len[ids[j]], m);
+            size_t n = spectra_bytemap_encode(&tr->bm, tr->res.tok_bytes + tr->res.tok_off[ids[j]], tr->res.tok_len[ids[j]], m);
             spectra_buf_append(&bpe, m, n);
             spectra_buf_append(&bpe, j ? "\n" : " ", 1);
         }

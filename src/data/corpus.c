@@ -2,6 +2,7 @@
 #include "spectra/data.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,22 +78,31 @@ int spectra_corpus_is_val(size_t doc_index, size_t val_every) {
 
 spectra_status spectra_corpus_append(spectra_corpus *dst, spectra_corpus *src) {
     if (!dst || !src) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "corpus_append: NULL corpus");
-    for (size_t i = 0; i < src->n; i++) {
-        spectra_status st = corpus_add(dst, src->docs[i].text, src->docs[i].len, src->docs[i].name);
-        free(src->docs[i].name);
-        src->docs[i].text = NULL;
-        src->docs[i].name = NULL;
-        if (st) {
-            for (size_t j = i + 1; j < src->n; j++) {
-                free(src->docs[j].text);
-                free(src->docs[j].name);
-            }
-            src->n = 0;
-            spectra_corpus_free(src);
-            return st;
-        }
+    /* Appending a corpus to itself would read the documents it is adding (the loop never
+     * ended) and then free the destination. */
+    if (dst == src)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "corpus_append: dst and src are the same corpus");
+    /* Room for every document first, so that the move itself cannot fail half-way: on
+     * failure dst is exactly as it was. */
+    if (src->n > SIZE_MAX / sizeof *dst->docs - dst->n) {
+        spectra_corpus_free(src);
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus_append: too many documents");
     }
-    src->n = 0;
+    const size_t need = dst->n + src->n;
+    if (need > dst->cap) {
+        size_t nc = dst->cap ? dst->cap : 64;
+        while (nc < need) nc = nc > SIZE_MAX / sizeof *dst->docs / 2 ? need : nc * 2;
+        doc *d = realloc(dst->docs, nc * sizeof *d);
+        if (!d) {
+            spectra_corpus_free(src);
+            return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
+        }
+        dst->docs = d;
+        dst->cap = nc;
+    }
+    if (src->n) memcpy(dst->docs + dst->n, src->docs, src->n * sizeof *src->docs);
+    dst->n = need;
+    src->n = 0; /* the texts and names now belong to dst */
     spectra_corpus_free(src);
     return SPECTRA_OK;
 }

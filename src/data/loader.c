@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/shard.h"
@@ -91,6 +92,18 @@ spectra_status spectra_loader_open(const char *const *paths, size_t npaths, cons
                                  cfg->batch_size, cfg->seq_len, cfg->vocab_size, cfg->rank, cfg->world_size);
     if (cfg->vocab_size > 65536)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "loader_open: vocab size %u exceeds uint16 shards", cfg->vocab_size);
+    /* Every size derived from the config must fit: B * world_size is the divisor of the
+     * steps per epoch (it wrapped to 0 for B = 2^63, world_size = 2: SIGFPE), B * T int32s
+     * is the caller's buffer that loader_next indexes (its bound also keeps the window
+     * length T + 1 from wrapping to 0). */
+    size_t per_step = 0, batch_tokens = 0, batch_bytes = 0;
+    if (spectra_mul_overflow(cfg->batch_size, cfg->world_size, &per_step) ||
+        spectra_mul_overflow(cfg->batch_size, cfg->seq_len, &batch_tokens) ||
+        spectra_mul_overflow(batch_tokens, sizeof(int32_t), &batch_bytes))
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
+                                 "loader_open: B=%zu T=%zu world_size=%u overflow: B*world_size and the bytes of "
+                                 "B*T int32 tokens must fit in size_t",
+                                 cfg->batch_size, cfg->seq_len, cfg->world_size);
     spectra_loader *ld = calloc(1, sizeof *ld);
     if (!ld) return spectra_set_error(SPECTRA_ERR_NOMEM, "loader: out of memory");
     ld->cfg = *cfg;
@@ -118,7 +131,6 @@ spectra_status spectra_loader_open(const char *const *paths, size_t npaths, cons
         ld->total_tokens += s->ntok;
     }
     ld->nwin = ld->win_start[npaths];
-    uint64_t per_step = (uint64_t)cfg->batch_size * cfg->world_size;
     ld->steps = ld->nwin / per_step;
     if (ld->steps == 0) {
         spectra_status st = spectra_set_error(
@@ -198,5 +210,6 @@ spectra_status spectra_loader_seek(spectra_loader *ld, spectra_loader_pos pos) {
     return SPECTRA_OK;
 }
 
+const spectra_loader_config *spectra_loader_get_config(const spectra_loader *ld) { return ld ? &ld->cfg : NULL; }
 uint64_t spectra_loader_steps_per_epoch(const spectra_loader *ld) { return ld ? ld->steps : 0; }
 uint64_t spectra_loader_total_tokens(const spectra_loader *ld) { return ld ? ld->total_tokens : 0; }

@@ -77,17 +77,17 @@ void spectra_byte_buf_free(spectra_byte_buf *b) {
     b->len = b->cap = 0;
 }
 
-static int byte_buf_append(spectra_byte_buf *b, const void *p, size_t n) {
+/* Room for n more bytes; on failure (-1) *b is unchanged. */
+static int byte_buf_reserve(spectra_byte_buf *b, size_t n) {
+    if (n > SIZE_MAX - b->len) return -1;
     if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        while (nc < b->len + n) nc *= 2;
+        size_t nc = b->cap ? b->cap : 1024;
+        while (nc < b->len + n) nc = nc > SIZE_MAX / 2 ? b->len + n : nc * 2;
         unsigned char *q = realloc(b->data, nc);
         if (!q) return -1;
         b->data = q;
         b->cap = nc;
     }
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
     return 0;
 }
 
@@ -498,12 +498,23 @@ spectra_status spectra_tokenizer_encode(spectra_tokenizer *t, const void *text, 
 spectra_status spectra_tokenizer_decode(const spectra_tokenizer *t, const int32_t *ids, size_t n,
                                         spectra_byte_buf *out) {
     if (!t || !out || (!ids && n)) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "decode: NULL argument");
+    /* Every id is checked, and the output grown once, before the first byte is appended:
+     * a failing decode leaves *out exactly as it was (no partial text of the ids before
+     * the bad one). */
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (uint32_t)ids[i] >= t->vocab_size || t->len[ids[i]] == UINT32_MAX)
             return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "decode: id %ld at position %zu is not in the vocabulary",
                                      (long)ids[i], i);
-        if (byte_buf_append(out, t->arena + t->off[ids[i]], t->len[ids[i]]))
-            return spectra_set_error(SPECTRA_ERR_NOMEM, "decode: out of memory");
+        if (t->len[ids[i]] > SIZE_MAX - total)
+            return spectra_set_error(SPECTRA_ERR_NOMEM, "decode: the output would exceed SIZE_MAX bytes");
+        total += t->len[ids[i]];
+    }
+    if (byte_buf_reserve(out, total))
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "decode: out of memory for %zu bytes", total);
+    for (size_t i = 0; i < n && total; i++) { /* total = 0: out->data may be NULL */
+        memcpy(out->data + out->len, t->arena + t->off[ids[i]], t->len[ids[i]]);
+        out->len += t->len[ids[i]];
     }
     return SPECTRA_OK;
 }

@@ -194,5 +194,31 @@ int main(void) {
     /* too little data for one batch */
     spectra_loader_config big = {1000, 64, 4096, 0, 0, 0, 1};
     CHECK(spectra_loader_open(paths, 2, &big, &none) == SPECTRA_ERR_INVALID_ARG);
+
+    /* --- configs whose sizes overflow: refused by name, no loader --- */
+    struct {
+        size_t B, T;
+        uint32_t world;
+        const char *why;
+    } huge[] = {
+        /* B*world = 2 mod 2^64: opened with 2^63+1 windows per batch */
+        {((size_t)1 << 63) + 1, 4, 2, "B*world wraps to 2"},
+        /* B*T*4 wraps; T+1 wraps to 0, so an empty shard would have had 1 window */
+        {1, SIZE_MAX, 1, "T = SIZE_MAX"},
+        {2, SIZE_MAX / 8 + 1, 1, "B*T*4 wraps"},
+        /* B*world wraps to 0: the steps per epoch divided by it (SIGFPE) */
+        {(size_t)1 << 63, 4, 2, "B*world wraps to 0"},
+    };
+    write_llmc("t_header_only.bin", a, 0, 20240520, 1, 0, (size_t)-1);
+    const char *with_empty[] = {"t_a.bin", "t_header_only.bin"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        spectra_loader_config hc = {huge[i].B, huge[i].T, 4096, 0, 0, 0, huge[i].world};
+        spectra_loader *h = (spectra_loader *)&hc; /* not NULL: open must clear it */
+        spectra_status st = spectra_loader_open(with_empty, 2, &hc, &h);
+        CHECK_MSG(st == SPECTRA_ERR_INVALID_ARG && h == NULL, "%s: status %d", huge[i].why, (int)st);
+        CHECK_MSG(strstr(spectra_last_error(), "overflow") != NULL, "%s: message %s", huge[i].why,
+                  spectra_last_error());
+        if (st == SPECTRA_OK) spectra_loader_free(h);
+    }
     return test_finish("test_shard_loader");
 }

@@ -4,6 +4,7 @@ spectra_add_c_test(test_tokenizer_ref ${CMAKE_CURRENT_LIST_DIR}/test_tokenizer_r
 spectra_add_c_test(test_shard_loader ${CMAKE_CURRENT_LIST_DIR}/test_shard_loader.c)
 spectra_add_c_test(test_bpe_train ${CMAKE_CURRENT_LIST_DIR}/test_bpe_train.c)
 spectra_add_c_test(test_pretok ${CMAKE_CURRENT_LIST_DIR}/test_pretok.c)
+spectra_add_c_test(test_data_badinput ${CMAKE_CURRENT_LIST_DIR}/test_data_badinput.c)
 
 # libFuzzer targets (clang only): -DSPECTRA_FUZZ=ON -DCMAKE_C_COMPILER=clang, then
 # tests/data/run_fuzz.sh BUILD_DIR SECONDS.
