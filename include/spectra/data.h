@@ -56,7 +56,8 @@ int32_t spectra_tokenizer_eot(const spectra_tokenizer *tok);
  * Invalid UTF-8 is first replaced by U+FFFD, one per maximal ill-formed subpart (the
  * WHATWG / Unicode 3.9 rule that Node's Buffer.toString('utf8') follows), so the ids
  * equal those of the JavaScript reference fed the same bytes.
- * Not thread-safe: the tokenizer keeps a cache of encoded words; use one per thread. */
+ * Not thread-safe: the tokenizer keeps a cache of encoded words; use one per thread. On
+ * failure out->len is what it was (its capacity may have grown). */
 spectra_status spectra_tokenizer_encode(spectra_tokenizer *tok, const void *text, size_t len,
                                         spectra_token_buf *out);
 /* Appends the bytes of the given ids to `out`. An id out of range is

@@ -8,6 +8,8 @@
 #include "core/rng.h"
 #include "data/shard.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +120,11 @@ spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loade
     if (T > mc->max_seq_len)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "mean_gradient: T = %d exceeds the model's max_seq_len %d", T,
                                  mc->max_seq_len);
+    if (opts->token_weights)
+        for (uint32_t t = 0; t < lc->vocab_size; t++)
+            if (!isfinite(opts->token_weights[t]))
+                return spectra_set_error(SPECTRA_ERR_NONFINITE, "mean_gradient: token_weights[%u] is %g", t,
+                                         (double)opts->token_weights[t]);
     const size_t bt = (size_t)B * (size_t)T;
     int32_t *in = malloc(bt * sizeof *in), *tg = malloc(bt * sizeof *tg), *win = malloc(((size_t)T + 1) * sizeof *win);
     float *lw = opts->token_weights ? malloc(bt * sizeof *lw) : NULL;
@@ -130,6 +137,8 @@ spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loade
     }
     spectra_status st = SPECTRA_OK;
     double loss_sum = 0.0;
+    /* A batch that fails midway (the model refusing it) puts the loader back where it was. */
+    const spectra_loader_pos pos0 = spectra_loader_tell(loader);
     spectra_model_zero_grad(model);
     for (int b = 0; b < opts->n_batches && st == SPECTRA_OK; b++) {
         if ((st = spectra_loader_next(loader, in, tg))) break;
@@ -150,7 +159,12 @@ spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loade
         if ((st = spectra_model_backward(model))) break;
         loss_sum += loss;
     }
-    if (st == SPECTRA_OK) {
+    if (st != SPECTRA_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", spectra_last_error());
+        spectra_loader_seek(loader, pos0);
+        spectra_set_error(st, "%s", msg);
+    } else {
         float *g = spectra_model_grads(model);
         const size_t np = spectra_model_num_params(model);
         const float inv = 1.0f / (float)opts->n_batches;

@@ -490,7 +490,11 @@ spectra_status spectra_tokenizer_encode(spectra_tokenizer *t, const void *text, 
     size_t flen = 0;
     int r = spectra_utf8_repair(text, len, &fixed, &flen);
     if (r < 0) return spectra_set_error(SPECTRA_ERR_NOMEM, "encode: out of memory");
+    /* A failure midway (out of memory, a regex engine error) keeps the ids already in *out
+     * before the call and none of this text's: the length is put back. */
+    const size_t len0 = out->len;
     spectra_status st = r ? encode_valid(t, fixed, flen, out) : encode_valid(t, text, len, out);
+    if (st != SPECTRA_OK) out->len = len0;
     free(fixed);
     return st;
 }

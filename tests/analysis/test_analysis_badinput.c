@@ -217,6 +217,20 @@ static void test_mean_gradient_geometry(void) {
         free(s.grads);
         spectra_loader_free(wide);
     }
+    /* A NaN loss weight used to be found only by the forward pass, after the gradients
+     * were zeroed and the loader had moved on. */
+    {
+        float w[128];
+        for (int t = 0; t < 128; t++) w[t] = 1.0f;
+        w[7] = NAN;
+        spectra_grad_opts gw = go;
+        gw.token_weights = w;
+        mg_state s = mg_save(m, ld);
+        CHECK(spectra_mean_gradient(m, ld, LB, LT, &gw, &ml) == SPECTRA_ERR_NONFINITE);
+        CHECK_MSG(msg_has("token_weights[7]"), "message %s", spectra_last_error());
+        CHECK(mg_same(&s, m, ld) && ml == -1.0);
+        free(s.grads);
+    }
     /* The matching geometry works, and its loss is the loss of the twin's first batch. */
     CHECK_OK(spectra_mean_gradient(m, ld, LB, LT, &go, &ml));
     int32_t in[LB * LT], tg[LB * LT];
