@@ -219,7 +219,7 @@ spectra_status spectra_trainer_step(spectra_trainer *t, spectra_step_stats *stat
      * gradient values holds for every element once the norm after clipping is below it. */
     if (norm * (scale / inv) >= (double)SPECTRA_GRAD_LIMIT)
         return step_fail(t, pos0, spectra_set_error(SPECTRA_ERR_NONFINITE,
-                                                    "gradient norm %g at step %llu is too large (>= 2^64; clipping is off); "
+                                                    "gradient norm %g at step %llu is too large (>= 2^64 after clipping); "
                                                     "parameters were not updated",
                                                     norm, (unsigned long long)t->steps_done + 1));
     if (scale != 1.0) {
