@@ -52,8 +52,8 @@ static int store(const char *cmd, const cli_flag *f, const char *v) {
     return 0;
 }
 
-int cli_parse_flags(const char *cmd, int argc, char **argv, int first, const cli_flag *flags, size_t n, cli_flag_fn on_flag,
-                    void *ctx, int *positional) {
+static int parse_flags(const char *cmd, int argc, char **argv, int first, const cli_flag *flags, size_t n, cli_flag_fn on_flag,
+                       void *ctx, int *positional) {
     int i = first;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -84,4 +84,12 @@ int cli_parse_flags(const char *cmd, int argc, char **argv, int first, const cli
     }
     if (positional) *positional = i;
     return CLI_FLAGS_OK;
+}
+
+int cli_parse_flags(const char *cmd, int argc, char **argv, int first, const cli_flag *flags, size_t n, cli_flag_fn on_flag,
+                    void *ctx, int *positional) {
+    cli_set_parse_command(cmd); /* number messages name the subcommand too */
+    int rc = parse_flags(cmd, argc, argv, first, flags, n, on_flag, ctx, positional);
+    cli_set_parse_command(NULL);
+    return rc;
 }

@@ -264,7 +264,9 @@ int cmd_train(int argc, char **argv) {
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoint.bin", o.out);
     if (resume && !o.resume) o.resume = ckpt_path;
     spectra_train_config want = o.cfg;
+    cli_set_parse_command("train"); /* the optimizer flags are checked here, once --optim is known */
     int brc = build_run_config(&want, o.preset, algo_name, matrix_on, tf.hp, tf.n_hp, model_override);
+    cli_set_parse_command(NULL);
     if (brc) return brc;
     if (resume) {
         if (spectra_checkpoint_read_config(o.resume, &o.cfg) != SPECTRA_OK) {

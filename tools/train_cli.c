@@ -16,13 +16,19 @@
 
 #include "core/rng.h"
 
+/* The subcommand whose flags are being parsed, for the messages ("spectra bench optim:
+ * --repeats expects ..."); NULL outside cli_parse_flags. */
+static const char *g_parse_command;
+void cli_set_parse_command(const char *cmd) { g_parse_command = cmd; }
+#define CMD_SEP (g_parse_command ? " " : ""), (g_parse_command ? g_parse_command : "")
+
 int cli_parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
     char *end;
     errno = 0;
     long x = strtol(v, &end, 10);
     /* strto* skip leading white space: " -1" must not pass as a number */
     if (!*v || isspace((unsigned char)*v) || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "spectra: %s expects an integer in [%d, %d], got '%s'\n", flag, lo, hi, v);
+        fprintf(stderr, "spectra%s%s: %s expects an integer in [%d, %d], got '%s'\n", CMD_SEP, flag, lo, hi, v);
         return 0;
     }
     *out = (int)x;
@@ -34,7 +40,7 @@ int cli_parse_u64(const char *flag, const char *v, uint64_t lo, uint64_t *out) {
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
     if (!*v || isspace((unsigned char)*v) || *end || errno || v[0] == '-' || x < lo) {
-        fprintf(stderr, "spectra: %s expects an integer >= %llu, got '%s'\n", flag, (unsigned long long)lo, v);
+        fprintf(stderr, "spectra%s%s: %s expects an integer >= %llu, got '%s'\n", CMD_SEP, flag, (unsigned long long)lo, v);
         return 0;
     }
     *out = x;
@@ -46,7 +52,7 @@ int cli_parse_double(const char *flag, const char *v, double lo, double hi, doub
     errno = 0;
     double x = strtod(v, &end);
     if (!*v || isspace((unsigned char)*v) || *end || errno || !isfinite(x) || x < lo || x > hi) {
-        fprintf(stderr, "spectra: %s expects a number in [%g, %g], got '%s'\n", flag, lo, hi, v);
+        fprintf(stderr, "spectra%s%s: %s expects a number in [%g, %g], got '%s'\n", CMD_SEP, flag, lo, hi, v);
         return 0;
     }
     *out = x;

@@ -10,10 +10,12 @@
 
 #include "spectra/spectra.h"
 
-/* Each returns 1 on success, or prints "spectra: FLAG expects ..." and returns 0. */
+/* Each returns 1 on success, or prints "spectra[ CMD]: FLAG expects ..." and returns 0. */
 int cli_parse_int(const char *flag, const char *v, int lo, int hi, int *out);
 int cli_parse_u64(const char *flag, const char *v, uint64_t lo, uint64_t *out);
 int cli_parse_double(const char *flag, const char *v, double lo, double hi, double *out);
+/* The CMD of those messages (NULL: none); cli_parse_flags sets it while it parses. */
+void cli_set_parse_command(const char *cmd);
 
 /* Flags of the matrix optimizer's hyperparameters (--lr, --momentum, --rank-ratio, ...). */
 int cli_is_matrix_flag(const char *flag);

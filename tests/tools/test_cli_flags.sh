@@ -46,7 +46,8 @@ for c in "${cases[@]}"; do
   if [ -n "$numeric" ]; then
     read -ra num <<<"$numeric"
     "$SPECTRA" "${cmd[@]}" "${num[@]}" >../o 2>../e; rc=$?
-    check "$name: ${num[*]} is out of range" '[ $rc -eq 2 ] && [ ! -s ../o ] && grep -q -- "${num[0]} expects" ../e'
+    check "$name: ${num[*]} is out of range, in a message naming the command" \
+      '[ $rc -eq 2 ] && [ ! -s ../o ] && grep -q -- "^spectra ${cmd[0]}.*: ${num[0]} expects" ../e'
   fi
   check "$name: nothing was written" '[ -z "$(ls -A .)" ]'
 done
@@ -55,6 +56,11 @@ done
 # start with a dash: it is the value, not an option.
 "$SPECTRA" demo --rows 1 --rows 16 >../o 2>../e; rc=$?
 check "demo: a bad first --rows is refused though a good one follows" '[ $rc -eq 2 ] && grep -q -- "--rows expects.*got .1." ../e'
+"$SPECTRA" demo --seed -1 >../o 2>../e; rc=$?
+check "demo: the message names the command" 'grep -q -- "^spectra demo: --seed expects" ../e'
+"$SPECTRA" train --optim muon --ns-steps 0 >../o 2>../e; rc=$?
+check "train: an optimizer flag checked after --optim is named with the command" \
+  '[ $rc -eq 2 ] && grep -q -- "^spectra train: --ns-steps expects" ../e'
 "$SPECTRA" demo --seed -1 >../o 2>../e; rc=$?
 check "demo: --seed -1 is a value, refused as a negative number" '[ $rc -eq 2 ] && grep -q -- "--seed expects" ../e'
 finish test_cli_flags
