@@ -9,7 +9,6 @@
 #include "data/shard.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,10 +159,7 @@ spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loade
         loss_sum += loss;
     }
     if (st != SPECTRA_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", spectra_last_error());
-        spectra_loader_seek(loader, pos0);
-        spectra_set_error(st, "%s", msg);
+        spectra_loader_seek(loader, pos0); /* its own position: cannot fail, keeps the message */
     } else {
         float *g = spectra_model_grads(model);
         const size_t np = spectra_model_num_params(model);

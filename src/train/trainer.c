@@ -174,12 +174,10 @@ fail:
     return st;
 }
 
-/* fail(), after putting the training loader back at pos (its message is kept). */
+/* fail(), after putting the training loader back at pos. A position the loader gave itself
+ * cannot be refused, and a successful seek leaves the message alone. */
 static spectra_status step_fail(spectra_trainer *t, spectra_loader_pos pos, spectra_status st) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", spectra_last_error());
-    spectra_loader_seek(t->train, pos); /* a position it gave itself: cannot fail */
-    spectra_set_error(st, "%s", msg);
+    spectra_loader_seek(t->train, pos);
     return fail(t, st);
 }
 
