@@ -75,6 +75,21 @@ static inline double test_max_relerr(const float *got, const double *want, size_
     return e / (m > 0 ? m : 1);
 }
 
+/* The bytes of a whole file (malloc'ed; free()), or NULL if it cannot be read. */
+static inline void *test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    void *b = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc(n ? (size_t)n : 1)) != NULL && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) *len = (size_t)n;
+    return b;
+}
+
 /* CRC-32 (ISO-HDLC, the zlib one), bit by bit: an oracle independent of the library's
  * table-driven spectra_crc32, for tests that forge files with a valid checksum. */
 static inline uint32_t spectra_test_crc32(const void *data, size_t len) {

@@ -19,19 +19,25 @@ typedef struct {
     float w1[M1 * N1], g1[M1 * N1], w2[M2 * N2], g2[M2 * N2], b[N2], gb[N2];
 } model_t;
 
-/* One matrix-optimizer group with two matrices plus an AdamW group with a vector. */
-static spectra_optim *make_opt(model_t *md, spectra_algo algo, uint64_t seed) {
+/* One matrix-optimizer group (hp) with two matrices plus an AdamW group with a vector. */
+static spectra_optim *make_opt_hp(model_t *md, const spectra_hparams *hp, uint64_t seed) {
     spectra_optim *opt = NULL;
     if (spectra_optim_create(&opt, seed) != SPECTRA_OK) return NULL;
-    spectra_hparams hp = spectra_hparams_default(algo), ha = spectra_hparams_default(SPECTRA_ALGO_ADAMW);
-    if (algo == SPECTRA_ALGO_SPECTRA) hp.rank_ratio = 0.05f;
+    spectra_hparams ha = spectra_hparams_default(SPECTRA_ALGO_ADAMW);
     int g0, g1;
-    spectra_optim_add_group(opt, &hp, &g0);
+    spectra_optim_add_group(opt, hp, &g0);
     spectra_optim_add_group(opt, &ha, &g1);
     spectra_optim_add_param(opt, g0, "w1", md->w1, md->g1, M1, N1);
     spectra_optim_add_param(opt, g0, "w2", md->w2, md->g2, M2, N2);
     spectra_optim_add_param(opt, g1, "bias", md->b, md->gb, 1, N2);
     return opt;
+}
+
+/* make_opt_hp with the algorithm's defaults (Spectra at rank ratio 0.05). */
+static spectra_optim *make_opt(model_t *md, spectra_algo algo, uint64_t seed) {
+    spectra_hparams hp = spectra_hparams_default(algo);
+    if (algo == SPECTRA_ALGO_SPECTRA) hp.rank_ratio = 0.05f;
+    return make_opt_hp(md, &hp, seed);
 }
 
 static void init_model(model_t *md, uint64_t seed) {
@@ -277,15 +283,9 @@ static void test_save_load(void) {
     spectra_optim *opt = make_opt(md, SPECTRA_ALGO_SPECTRA, 4);
     run_steps(opt, md, 0, 3);
     CHECK_OK(spectra_optim_save(opt, path));
-    void *file;
-    size_t flen;
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    flen = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    file = malloc(flen);
-    CHECK(fread(file, 1, flen, f) == flen);
-    fclose(f);
+    size_t flen = 0;
+    void *file = test_read_file(path, &flen);
+    CHECK(file != NULL);
     run_steps(opt, md, 3, 4); /* the live state now differs from the file */
     size_t l0;
     void *s0 = snapshot(opt, &l0);
@@ -441,18 +441,10 @@ static void test_phase_times(void) {
 
 /* A Spectra optimizer over md with the given oversampling and rank ratio. */
 static spectra_optim *make_spectra(model_t *md, int oversample, float rank_ratio) {
-    spectra_optim *opt = NULL;
-    spectra_optim_create(&opt, 5);
-    spectra_hparams hp = spectra_hparams_default(SPECTRA_ALGO_SPECTRA), ha = spectra_hparams_default(SPECTRA_ALGO_ADAMW);
+    spectra_hparams hp = spectra_hparams_default(SPECTRA_ALGO_SPECTRA);
     hp.oversample = oversample;
     hp.rank_ratio = rank_ratio;
-    int g0, g1;
-    spectra_optim_add_group(opt, &hp, &g0);
-    spectra_optim_add_group(opt, &ha, &g1);
-    spectra_optim_add_param(opt, g0, "w1", md->w1, md->g1, M1, N1);
-    spectra_optim_add_param(opt, g0, "w2", md->w2, md->g2, M2, N2);
-    spectra_optim_add_param(opt, g1, "bias", md->b, md->gb, 1, N2);
-    return opt;
+    return make_opt_hp(md, &hp, 5);
 }
 
 /* Loading obeys the rules of set_hparams: the workspaces were sized at registration for the
@@ -498,13 +490,10 @@ static void test_load_rules(void) {
 
     /* power_iters stored as 1e300 (header 28 bytes, then group 0: algo u32 and 14 f64, the
      * 9th being power_iters), with the CRC recomputed: refused as invalid, naming the field. */
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    size_t flen = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *file = malloc(flen);
-    CHECK(fread(file, 1, flen, f) == flen);
-    fclose(f);
+    size_t flen = 0;
+    unsigned char *file = test_read_file(path, &flen);
+    CHECK(file != NULL && flen > 100);
+    if (!file) return;
     double huge = 1e300;
     memcpy(file + 28 + 4 + 8 * 8, &huge, 8);
     uint32_t crc = spectra_test_crc32(file, flen - 4);

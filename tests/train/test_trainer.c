@@ -51,21 +51,6 @@ static spectra_trainer *make(const spectra_train_config *c) {
     return t;
 }
 
-static void *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc(*len ? *len : 1);
-    if (b && fread(b, 1, *len, f) != *len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
-
 static void *state_bytes(spectra_trainer *t, size_t *len) {
     void *b = NULL;
     spectra_optim_serialize(spectra_trainer_optim(t), &b, len);
@@ -145,7 +130,7 @@ static void test_learning_and_nan(void) {
     CHECK(spectra_trainer_step(t, NULL) == SPECTRA_ERR_NONFINITE);
     CHECK_OK(spectra_trainer_save(t, c1));
     size_t n0, n1;
-    void *b0 = read_all(c0, &n0), *b1 = read_all(c1, &n1);
+    void *b0 = test_read_file(c0, &n0), *b1 = test_read_file(c1, &n1);
     CHECK_MSG(b0 && b1 && n0 == n1 && memcmp(b0, b1, n0) == 0, "a failed step changed the checkpoint");
     free(b0);
     free(b1);
@@ -254,15 +239,12 @@ static void test_refusals(void) {
     CHECK(spectra_trainer_load(u, ck) == SPECTRA_ERR_MISMATCH);
     spectra_trainer_destroy(u);
     /* truncated and flipped */
-    FILE *f = fopen(ck, "rb");
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *bytes = malloc((size_t)len);
-    CHECK(fread(bytes, 1, (size_t)len, f) == (size_t)len);
-    fclose(f);
+    size_t blen = 0;
+    unsigned char *bytes = test_read_file(ck, &blen);
+    CHECK(bytes != NULL);
+    long len = (long)blen;
     const char *bad = "test_trainer_bad.bin";
-    f = fopen(bad, "wb");
+    FILE *f = fopen(bad, "wb");
     fwrite(bytes, 1, (size_t)len - 100, f);
     fclose(f);
     CHECK(spectra_trainer_load(t, bad) == SPECTRA_ERR_FORMAT);
