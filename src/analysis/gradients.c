@@ -7,6 +7,7 @@
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "data/shard.h"
+#include "linalg/linalg.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -119,11 +120,10 @@ spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loade
     if (T > mc->max_seq_len)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "mean_gradient: T = %d exceeds the model's max_seq_len %d", T,
                                  mc->max_seq_len);
-    if (opts->token_weights)
-        for (uint32_t t = 0; t < lc->vocab_size; t++)
-            if (!isfinite(opts->token_weights[t]))
-                return spectra_set_error(SPECTRA_ERR_NONFINITE, "mean_gradient: token_weights[%u] is %g", t,
-                                         (double)opts->token_weights[t]);
+    size_t bad_w = 0;
+    if (opts->token_weights && !spectra_all_below(opts->token_weights, lc->vocab_size, INFINITY, &bad_w))
+        return spectra_set_error(SPECTRA_ERR_NONFINITE, "mean_gradient: token_weights[%zu] is %g", bad_w,
+                                 (double)opts->token_weights[bad_w]);
     const size_t bt = (size_t)B * (size_t)T;
     int32_t *in = malloc(bt * sizeof *in), *tg = malloc(bt * sizeof *tg), *win = malloc(((size_t)T + 1) * sizeof *win);
     float *lw = opts->token_weights ? malloc(bt * sizeof *lw) : NULL;

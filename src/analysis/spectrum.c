@@ -14,21 +14,13 @@
 
 static size_t rmin_(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Index of the first NaN or ±Inf in x[0..n), or n if all are finite. LAPACK's dgesdd
- * does not reject such input: it loops forever on an Inf when vectors are wanted and
- * otherwise returns an error code or NaN singular values, so every entry point that
- * reaches it checks first. */
-static size_t first_nonfinite(const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return i;
-    return n;
-}
-
-/* SPECTRA_ERR_NONFINITE naming the matrix and the row/col of its first bad element, or
- * SPECTRA_OK when X (row-major rows x cols) is finite. */
+/* SPECTRA_ERR_NONFINITE naming the matrix and the row/col of its first NaN or ±Inf, or
+ * SPECTRA_OK when X (row-major rows x cols) is finite. LAPACK's dgesdd does not reject
+ * such input: it loops forever on an Inf when vectors are wanted and otherwise returns an
+ * error code or NaN singular values, so every entry point that reaches it checks first. */
 static spectra_status check_finite(const char *who, const char *what, const float *X, size_t rows, size_t cols) {
-    const size_t i = first_nonfinite(X, rows * cols);
-    if (i == rows * cols) return SPECTRA_OK;
+    size_t i = 0;
+    if (spectra_all_below(X, rows * cols, INFINITY, &i)) return SPECTRA_OK;
     return spectra_set_error(SPECTRA_ERR_NONFINITE, "%s: %s[%zu][%zu] is %s; the matrix must be finite", who, what,
                              i / cols, i % cols, isnan(X[i]) ? "NaN" : X[i] > 0 ? "+Inf" : "-Inf");
 }

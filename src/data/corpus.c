@@ -27,16 +27,24 @@ struct spectra_corpus {
 static spectra_corpus *corpus_new(void) { return calloc(1, sizeof(spectra_corpus)); }
 
 /* Takes ownership of text (malloc'd) on success and on failure. */
+/* Room for `need` documents (capacity doubled, from 64); -1 if out of memory or need is
+ * beyond what size_t can count. c is unchanged on failure. */
+static int corpus_reserve(spectra_corpus *c, size_t need) {
+    if (need <= c->cap) return 0;
+    if (need > SIZE_MAX / sizeof *c->docs) return -1;
+    size_t nc = c->cap ? c->cap : 64;
+    while (nc < need) nc = nc > SIZE_MAX / sizeof *c->docs / 2 ? need : nc * 2;
+    doc *d = realloc(c->docs, nc * sizeof *d);
+    if (!d) return -1;
+    c->docs = d;
+    c->cap = nc;
+    return 0;
+}
+
 static spectra_status corpus_add(spectra_corpus *c, char *text, size_t len, const char *name) {
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 64;
-        doc *d = realloc(c->docs, nc * sizeof *d);
-        if (!d) {
-            free(text);
-            return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
-        }
-        c->docs = d;
-        c->cap = nc;
+    if (corpus_reserve(c, c->n + 1)) {
+        free(text);
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
     }
     char *nm = strdup(name);
     if (!nm) {
@@ -84,21 +92,10 @@ spectra_status spectra_corpus_append(spectra_corpus *dst, spectra_corpus *src) {
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "corpus_append: dst and src are the same corpus");
     /* Room for every document first, so that the move itself cannot fail half-way: on
      * failure dst is exactly as it was. */
-    if (src->n > SIZE_MAX / sizeof *dst->docs - dst->n) {
+    const size_t need = dst->n + src->n; /* both counts of allocated arrays: cannot wrap */
+    if (corpus_reserve(dst, need)) {
         spectra_corpus_free(src);
-        return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus_append: too many documents");
-    }
-    const size_t need = dst->n + src->n;
-    if (need > dst->cap) {
-        size_t nc = dst->cap ? dst->cap : 64;
-        while (nc < need) nc = nc > SIZE_MAX / sizeof *dst->docs / 2 ? need : nc * 2;
-        doc *d = realloc(dst->docs, nc * sizeof *d);
-        if (!d) {
-            spectra_corpus_free(src);
-            return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
-        }
-        dst->docs = d;
-        dst->cap = nc;
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus_append: out of memory for %zu documents", need);
     }
     if (src->n) memcpy(dst->docs + dst->n, src->docs, src->n * sizeof *src->docs);
     dst->n = need;
