@@ -3,6 +3,7 @@
  * each sentence). */
 #include "spectra/analysis.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/fileio.h"
 #include "core/rng.h"
@@ -17,7 +18,7 @@ spectra_status spectra_token_weights_freqnorm(const char *const *shards, size_t 
                                               float *weights) {
     if (!shards || n_shards == 0 || vocab_size == 0 || !weights)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "freqnorm: no shards, zero vocabulary or NULL output");
-    uint64_t *count = calloc(vocab_size, sizeof *count);
+    uint64_t *count = spectra_zalloc(vocab_size, sizeof *count);
     if (!count) return spectra_set_error(SPECTRA_ERR_NOMEM, "freqnorm: out of memory");
     uint64_t total = 0;
     for (size_t f = 0; f < n_shards; f++) {
@@ -125,8 +126,8 @@ spectra_status spectra_mean_gradient(spectra_model *model, spectra_loader *loade
         return spectra_set_error(SPECTRA_ERR_NONFINITE, "mean_gradient: token_weights[%zu] is %g", bad_w,
                                  (double)opts->token_weights[bad_w]);
     const size_t bt = (size_t)B * (size_t)T;
-    int32_t *in = malloc(bt * sizeof *in), *tg = malloc(bt * sizeof *tg), *win = malloc(((size_t)T + 1) * sizeof *win);
-    float *lw = opts->token_weights ? malloc(bt * sizeof *lw) : NULL;
+    int32_t *in = spectra_malloc(bt * sizeof *in), *tg = spectra_malloc(bt * sizeof *tg), *win = spectra_malloc(((size_t)T + 1) * sizeof *win);
+    float *lw = opts->token_weights ? spectra_malloc(bt * sizeof *lw) : NULL;
     if (!in || !tg || !win || (opts->token_weights && !lw)) {
         free(in);
         free(tg);

@@ -2,6 +2,7 @@
  * CDF, AdamW tail suppression, relative variance, Newton–Schulz alignment. */
 #include "spectra/analysis.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "linalg/linalg.h"
 
@@ -37,9 +38,9 @@ spectra_status spectra_svd_exact(const float *X, size_t rows, size_t cols, doubl
     /* Column-major, the row-major X is A = Xᵀ (cols x rows): A = V S Uᵀ, so LAPACK's "U"
      * is our V and its "VT" is our Uᵀ. */
     const int m = (int)cols, n = (int)rows, ri = (int)r;
-    double *A = malloc(rows * cols * sizeof *A);
-    double *UT = vectors ? malloc(r * rows * sizeof *UT) : NULL;
-    lapack_int *iwork = malloc(8 * r * sizeof *iwork);
+    double *A = spectra_malloc(rows * cols * sizeof *A);
+    double *UT = vectors ? spectra_malloc(r * rows * sizeof *UT) : NULL;
+    lapack_int *iwork = spectra_malloc(8 * r * sizeof *iwork);
     spectra_status st = SPECTRA_OK;
     double *work = NULL;
     if (!A || !iwork || (vectors && !UT)) {
@@ -56,7 +57,7 @@ spectra_status spectra_svd_exact(const float *X, size_t rows, size_t cols, doubl
         goto done;
     }
     lapack_int lwork = (lapack_int)q;
-    work = malloc((size_t)lwork * sizeof *work);
+    work = spectra_malloc((size_t)lwork * sizeof *work);
     if (!work) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "svd_exact: out of memory for the LAPACK workspace");
         goto done;
@@ -148,7 +149,7 @@ double spectra_quantile(const float *x, size_t n, double q) {
         spectra_set_error(SPECTRA_ERR_INVALID_ARG, "quantile: q = %g is not in [0, 1]", q);
         return NAN;
     }
-    float *v = malloc(n * sizeof *v);
+    float *v = spectra_malloc(n * sizeof *v);
     if (!v) {
         spectra_set_error(SPECTRA_ERR_NOMEM, "quantile: out of memory for %zu values", n);
         return NAN;
@@ -188,7 +189,7 @@ spectra_status spectra_log10_histogram(const float *x, size_t n, double lo, doub
 /* Rank-k truncation P_k(X) from an exact SVD, in double, row-major. */
 static spectra_status truncate_rank(const float *X, size_t rows, size_t cols, size_t k, double *out) {
     const size_t r = rows < cols ? rows : cols;
-    double *s = malloc(r * sizeof *s), *U = malloc(rows * r * sizeof *U), *V = malloc(cols * r * sizeof *V);
+    double *s = spectra_malloc(r * sizeof *s), *U = spectra_malloc(rows * r * sizeof *U), *V = spectra_malloc(cols * r * sizeof *V);
     spectra_status st = SPECTRA_OK;
     if (!s || !U || !V) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "tail_suppression: out of memory");
@@ -222,8 +223,8 @@ spectra_status spectra_tail_suppression(const float *M, const float *V, size_t r
     if (!fin) fin = check_finite("tail_suppression", "V", V, rows, cols);
     if (fin) return fin;
     const size_t n = rows * cols;
-    double *Ms = malloc(n * sizeof *Ms), *Vs = malloc(n * sizeof *Vs);
-    float *fa = full ? full : malloc(n * sizeof *fa), *ta = tail_only ? tail_only : malloc(n * sizeof *ta);
+    double *Ms = spectra_malloc(n * sizeof *Ms), *Vs = spectra_malloc(n * sizeof *Vs);
+    float *fa = full ? full : spectra_malloc(n * sizeof *fa), *ta = tail_only ? tail_only : spectra_malloc(n * sizeof *ta);
     spectra_status st = SPECTRA_OK;
     if (!Ms || !Vs || !fa || !ta) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "tail_suppression: out of memory");
@@ -267,7 +268,7 @@ spectra_status spectra_spectral_projections(const float *G, size_t rows, size_t 
                                             size_t r, size_t nk, double *a) {
     if (!G || !U || !V || !a || rows == 0 || cols == 0 || nk == 0 || nk > r || r > (rows < cols ? rows : cols))
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "spectral_projections: bad arguments (nk %zu, r %zu)", nk, r);
-    double *Gd = malloc(rows * cols * sizeof *Gd), *GV = malloc(rows * nk * sizeof *GV);
+    double *Gd = spectra_malloc(rows * cols * sizeof *Gd), *GV = spectra_malloc(rows * nk * sizeof *GV);
     if (!Gd || !GV) {
         free(Gd);
         free(GV);
@@ -347,10 +348,10 @@ spectra_status spectra_ns_alignment(const float *G, size_t rows, size_t cols, in
     spectra_status fin = check_finite("ns_alignment", "G", G, rows, cols);
     if (fin) return fin;
     const size_t r = rows < cols ? rows : cols, n = rows * cols;
-    double *s1 = malloc(r * sizeof *s1), *s2 = malloc(r * sizeof *s2);
-    double *U = malloc(rows * r * sizeof *U), *V1 = malloc(cols * r * sizeof *V1), *V2 = malloc(cols * r * sizeof *V2);
-    double *C = malloc(r * r * sizeof *C);
-    float *ns = malloc(n * sizeof *ns), *work = malloc(spectra_newton_schulz_work(rows, cols) * sizeof *work);
+    double *s1 = spectra_malloc(r * sizeof *s1), *s2 = spectra_malloc(r * sizeof *s2);
+    double *U = spectra_malloc(rows * r * sizeof *U), *V1 = spectra_malloc(cols * r * sizeof *V1), *V2 = spectra_malloc(cols * r * sizeof *V2);
+    double *C = spectra_malloc(r * r * sizeof *C);
+    float *ns = spectra_malloc(n * sizeof *ns), *work = spectra_malloc(spectra_newton_schulz_work(rows, cols) * sizeof *work);
     spectra_status st = SPECTRA_OK;
     if (!s1 || !s2 || !U || !V1 || !V2 || !C || !ns || !work) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "ns_alignment: out of memory");

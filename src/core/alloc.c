@@ -1,9 +1,44 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The fault hook: a sequence number per allocation, and the one to fail (-1: none). Relaxed
+ * atomics: allocations may come from OpenMP threads; one add per allocation costs nothing
+ * beside the allocation itself. */
+static atomic_long alloc_seq;
+static atomic_long alloc_fail_at = -1;
+
+void spectra_fault_alloc_at(long n) {
+    atomic_store_explicit(&alloc_fail_at, -1, memory_order_relaxed);
+    atomic_store_explicit(&alloc_seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&alloc_fail_at, n < 0 ? -1 : n, memory_order_relaxed);
+}
+
+long spectra_fault_alloc_count(void) { return atomic_load_explicit(&alloc_seq, memory_order_relaxed); }
+
+static int alloc_fault(void) {
+    long seq = atomic_fetch_add_explicit(&alloc_seq, 1, memory_order_relaxed);
+    return seq == atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
+}
+
+void *spectra_malloc(size_t bytes) { return alloc_fault() ? NULL : malloc(bytes ? bytes : 1); }
+
+void *spectra_zalloc(size_t n, size_t size) {
+    return alloc_fault() ? NULL : calloc(n && size ? n : 1, n && size ? size : 1);
+}
+
+void *spectra_realloc(void *p, size_t bytes) { return alloc_fault() ? NULL : realloc(p, bytes ? bytes : 1); }
+
+char *spectra_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = spectra_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
 
 int spectra_mul_overflow(size_t n, size_t size, size_t *out) {
     if (size != 0 && n > SIZE_MAX / size) return -1;
@@ -27,7 +62,7 @@ void *spectra_alloc(size_t n, size_t size) {
         return NULL;
     }
     bytes = (bytes + 63) & ~(size_t)63; /* aligned_alloc needs a multiple of the alignment */
-    void *p = aligned_alloc(64, bytes);
+    void *p = alloc_fault() ? NULL : aligned_alloc(64, bytes);
     if (!p) spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory allocating %zu bytes", bytes);
     return p;
 }

@@ -32,7 +32,7 @@ static void fsync_parent_dir(const char *path) {
 spectra_status spectra_write_file_atomic(const char *path, const void *data, size_t len) {
     if (!path || (!data && len)) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "write_file_atomic: NULL argument");
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
+    char *tmp = spectra_malloc(plen + 16);
     if (!tmp) return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory");
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
@@ -143,7 +143,7 @@ void spectra_buf_append(spectra_buf *b, const void *p, size_t n) {
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n) cap *= 2;
-        unsigned char *d = realloc(b->data, cap);
+        unsigned char *d = spectra_realloc(b->data, cap);
         if (!d) {
             b->failed = 1;
             return;

@@ -16,6 +16,7 @@
  * draws, so the GPU and the CPU bootstrap agree to rounding. */
 #include "spectra/cuda.h"
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "optim/optim_internal.h"
@@ -183,7 +184,7 @@ spectra_status spectra_cuda_optim_create(spectra_cuda_optim **out, uint64_t seed
     cudaError_t e = cudaGetDeviceCount(&ndev);
     if (e != cudaSuccess || ndev == 0)
         return spectra_set_error(SPECTRA_ERR_UNSUPPORTED, "no CUDA device: %s", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-    spectra_cuda_optim *opt = calloc(1, sizeof *opt);
+    spectra_cuda_optim *opt = spectra_zalloc(1, sizeof *opt);
     if (!opt) return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory creating the CUDA optimizer");
     opt->seed = seed;
     if (cudaStreamCreate(&opt->stream) != cudaSuccess || cublasCreate(&opt->blas) != CUBLAS_STATUS_SUCCESS ||
@@ -235,7 +236,7 @@ spectra_status spectra_cuda_optim_add_group(spectra_cuda_optim *opt, const spect
     if (hp->algo != SPECTRA_ALGO_SPECTRA && hp->algo != SPECTRA_ALGO_ADAMW && hp->algo != SPECTRA_ALGO_MUON)
         return FAIL(opt, SPECTRA_ERR_UNSUPPORTED, "add_group: %s has no CUDA implementation (spectra, adamw, muon do)",
                     spectra_algo_name(hp->algo));
-    cgroup *g = realloc(opt->groups, (size_t)(opt->n_groups + 1) * sizeof *g);
+    cgroup *g = spectra_realloc(opt->groups, (size_t)(opt->n_groups + 1) * sizeof *g);
     if (!g) return FAIL(opt, SPECTRA_ERR_NOMEM, "out of memory adding a group");
     opt->groups = g;
     g[opt->n_groups].hp = *hp;
@@ -366,17 +367,17 @@ spectra_status spectra_cuda_optim_add_param(spectra_cuda_optim *opt, int group, 
     p.len1 = g->hp.algo == SPECTRA_ALGO_ADAMW ? rows * cols : g->hp.algo == SPECTRA_ALGO_SPECTRA ? cols * p.rank : 0;
     spectra_status st = reserve(opt, &p, g);
     if (st != SPECTRA_OK) return st;
-    p.name = strdup(name);
+    p.name = spectra_strdup(name);
     int ok = p.name != NULL;
     ok = ok && cudaMalloc((void **)&p.buf0, p.len0 * sizeof(float)) == cudaSuccess;
     ok = ok && (!p.len1 || cudaMalloc((void **)&p.buf1, p.len1 * sizeof(float)) == cudaSuccess);
     if (p.rank) {
         ok = ok && cudaMalloc((void **)&p.spike_dev, p.rank * sizeof(float)) == cudaSuccess;
-        ok = ok && (p.spike_host = calloc(p.rank, sizeof(float))) != NULL;
+        ok = ok && (p.spike_host = spectra_zalloc(p.rank, sizeof(float))) != NULL;
     }
     ok = ok && cudaMemset(p.buf0, 0, p.len0 * sizeof(float)) == cudaSuccess;
     ok = ok && (!p.len1 || cudaMemset(p.buf1, 0, p.len1 * sizeof(float)) == cudaSuccess);
-    cparam *np = ok ? realloc(opt->params, (size_t)(opt->n_params + 1) * sizeof *np) : NULL;
+    cparam *np = ok ? spectra_realloc(opt->params, (size_t)(opt->n_params + 1) * sizeof *np) : NULL;
     if (!np) {
         free_param(&p);
         return FAIL(opt, SPECTRA_ERR_NOMEM, "add_param '%s': out of device memory for optimizer state (%zu x %zu)", name, rows, cols);
@@ -487,8 +488,8 @@ static spectra_status bootstrap(spectra_cuda_optim *opt, cparam *p, const spectr
     size_t nqr = qa > qb ? qa : qb, nsvd = spectra_svd_thin_work(n, l);
     size_t big = m > n ? m : n;
     size_t total = big * l /* panel */ + n * l /* Ub */ + l + l * l + nqr + nsvd + m * k;
-    float *h = malloc(total * sizeof(float));
-    int *iw = malloc(8 * l * sizeof(int));
+    float *h = spectra_malloc(total * sizeof(float));
+    int *iw = spectra_malloc(8 * l * sizeof(int));
     if (!h || !iw) {
         free(h);
         free(iw);
@@ -512,7 +513,7 @@ static spectra_status bootstrap(spectra_cuda_optim *opt, cparam *p, const spectr
     }
     /* hP holds Q (m x l). Bᵀ = Xᵀ Q (n x l); its SVD Bᵀ = Ub S Vbᵀ. */
     {
-        float *hZ = malloc(n * l * sizeof(float));
+        float *hZ = spectra_malloc(n * l * sizeof(float));
         if (!hZ) {
             st = FAIL(opt, SPECTRA_ERR_NOMEM, "bootstrap: out of host memory");
             goto done;
@@ -561,7 +562,7 @@ static spectra_status panel_qr(spectra_cuda_optim *opt, const cparam *p) {
         return SPECTRA_OK;
     }
     size_t nw = spectra_qr_householder_work(m, k);
-    float *h = malloc((m * k + nw) * sizeof(float));
+    float *h = spectra_malloc((m * k + nw) * sizeof(float));
     if (!h) return FAIL(opt, SPECTRA_ERR_NOMEM, "QR fallback: out of host memory");
     spectra_status st = host_qr(opt, m, k, P, h, h + m * k);
     free(h);
@@ -812,7 +813,7 @@ static spectra_status make_mirror(const spectra_cuda_optim *opt, spectra_optim *
     size_t big = 1;
     for (int i = 0; i < opt->n_params; i++)
         if (opt->params[i].rows * opt->params[i].cols > big) big = opt->params[i].rows * opt->params[i].cols;
-    *dummy = calloc(2 * big, sizeof(float));
+    *dummy = spectra_zalloc(2 * big, sizeof(float));
     if (!*dummy) return spectra_set_error(SPECTRA_ERR_NOMEM, "save/load: out of host memory");
     spectra_status st = spectra_optim_create(out, opt->seed);
     for (int g = 0; st == SPECTRA_OK && g < opt->n_groups; g++) st = spectra_optim_add_group(*out, &opt->groups[g].hp, NULL);

@@ -126,7 +126,7 @@ int spectra_utf8_repair(const unsigned char *in, size_t n, unsigned char **out, 
     }
     if (i == n) return 0;
     size_t cap = i + (n - i) * 3; /* each bad byte becomes at most 3 bytes */
-    unsigned char *o = malloc(cap ? cap : 1);
+    unsigned char *o = spectra_malloc(cap ? cap : 1);
     if (!o) return -1;
     memcpy(o, in, i);
     size_t k = i;
@@ -158,6 +158,7 @@ static const char gpt2_pattern[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+|
 
 struct spectra_pretok {
 #ifdef SPECTRA_HAVE_PCRE2
+    pcre2_general_context *gctx;
     pcre2_code *code;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
@@ -171,31 +172,58 @@ void spectra_pretok_set_fast_path(spectra_pretok *p, int on) {
     if (p) p->no_fast = !on;
 }
 
+#ifdef SPECTRA_HAVE_PCRE2
+static void *pcre2_alloc_hook(PCRE2_SIZE bytes, void *data) {
+    (void)data;
+    return spectra_malloc(bytes);
+}
+static void pcre2_free_hook(void *p, void *data) {
+    (void)data;
+    free(p);
+}
+#endif
+
 spectra_status spectra_pretok_create(spectra_pretok **out) {
     *out = NULL;
 #ifdef SPECTRA_HAVE_PCRE2
-    spectra_pretok *p = calloc(1, sizeof *p);
+    spectra_pretok *p = spectra_zalloc(1, sizeof *p);
     if (!p) return spectra_set_error(SPECTRA_ERR_NOMEM, "pre-tokenizer: out of memory");
     int err;
     PCRE2_SIZE erroff;
+    /* PCRE2 allocates through the library's wrappers, so that its allocations fail under the
+     * fault hook like the library's own (tests/core/test_alloc_faults.c). */
+    p->gctx = pcre2_general_context_create(pcre2_alloc_hook, pcre2_free_hook, NULL);
+    pcre2_compile_context *cctx = p->gctx ? pcre2_compile_context_create(p->gctx) : NULL;
+    if (!cctx) {
+        pcre2_general_context_free(p->gctx);
+        free(p);
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "pre-tokenizer: out of memory");
+    }
     p->code = pcre2_compile((PCRE2_SPTR)gpt2_pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err,
-                            &erroff, NULL);
+                            &erroff, cctx);
+    pcre2_compile_context_free(cctx);
+    if (!p->code && err == PCRE2_ERROR_HEAP_FAILED) {
+        pcre2_general_context_free(p->gctx);
+        free(p);
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "pre-tokenizer: out of memory");
+    }
     if (!p->code) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
+        pcre2_general_context_free(p->gctx);
         free(p);
         return spectra_set_error(SPECTRA_ERR_UNSUPPORTED, "pre-tokenizer: PCRE2 rejected the pattern at %zu: %s",
                                  (size_t)erroff, (const char *)msg);
     }
     p->jit = pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE) == 0;
-    p->md = pcre2_match_data_create_from_pattern(p->code, NULL);
-    p->mctx = pcre2_match_context_create(NULL);
+    p->md = pcre2_match_data_create_from_pattern(p->code, p->gctx);
+    p->mctx = pcre2_match_context_create(p->gctx);
     if (p->jit) {
         /* Long whitespace runs backtrack through the lookahead; give JIT room. */
-        p->jstack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, NULL);
+        p->jstack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, p->gctx);
         if (p->jstack && p->mctx) pcre2_jit_stack_assign(p->mctx, NULL, p->jstack);
     }
-    if (!p->md || !p->mctx) {
+    if (!p->md || !p->mctx || (p->jit && !p->jstack)) {
         spectra_pretok_free(p);
         return spectra_set_error(SPECTRA_ERR_NOMEM, "pre-tokenizer: out of memory");
     }
@@ -214,6 +242,7 @@ void spectra_pretok_free(spectra_pretok *p) {
     pcre2_match_context_free(p->mctx);
     if (p->jstack) pcre2_jit_stack_free(p->jstack);
     pcre2_code_free(p->code);
+    pcre2_general_context_free(p->gctx);
 #endif
     free(p);
 }
@@ -283,6 +312,7 @@ int spectra_pretok_next(spectra_pretok *p, const unsigned char *text, size_t len
 #ifdef SPECTRA_HAVE_PCRE2
     int rc = pcre2_match(p->code, text, len, *pos, PCRE2_NO_UTF_CHECK, p->md, p->mctx);
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc == PCRE2_ERROR_NOMEMORY || rc == PCRE2_ERROR_HEAPLIMIT) return -2;
     if (rc < 0) return -1;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(p->md);
     *start = ov[0];
@@ -321,10 +351,10 @@ static size_t pow2_at_least(size_t n) {
 int spectra_strmap_init(spectra_strmap *m, size_t cap_hint) {
     memset(m, 0, sizeof *m);
     m->cap = pow2_at_least(cap_hint * 2);
-    m->hashes = calloc(m->cap, sizeof *m->hashes);
-    m->koff = malloc(m->cap * sizeof *m->koff);
-    m->klen = malloc(m->cap * sizeof *m->klen);
-    m->vals = malloc(m->cap * sizeof *m->vals);
+    m->hashes = spectra_zalloc(m->cap, sizeof *m->hashes);
+    m->koff = spectra_malloc(m->cap * sizeof *m->koff);
+    m->klen = spectra_malloc(m->cap * sizeof *m->klen);
+    m->vals = spectra_malloc(m->cap * sizeof *m->vals);
     if (!m->hashes || !m->koff || !m->klen || !m->vals) {
         spectra_strmap_free(m);
         return -1;
@@ -359,10 +389,10 @@ uint64_t *spectra_strmap_get(const spectra_strmap *m, const void *key, size_t n)
 static int strmap_grow(spectra_strmap *m) {
     spectra_strmap g = *m;
     g.cap = m->cap * 2;
-    g.hashes = calloc(g.cap, sizeof *g.hashes);
-    g.koff = malloc(g.cap * sizeof *g.koff);
-    g.klen = malloc(g.cap * sizeof *g.klen);
-    g.vals = malloc(g.cap * sizeof *g.vals);
+    g.hashes = spectra_zalloc(g.cap, sizeof *g.hashes);
+    g.koff = spectra_malloc(g.cap * sizeof *g.koff);
+    g.klen = spectra_malloc(g.cap * sizeof *g.klen);
+    g.vals = spectra_malloc(g.cap * sizeof *g.vals);
     if (!g.hashes || !g.koff || !g.klen || !g.vals) {
         free(g.hashes);
         free(g.koff);
@@ -403,7 +433,7 @@ uint64_t *spectra_strmap_put(spectra_strmap *m, const void *key, size_t n, int *
     if (m->arena_len + n > m->arena_cap) {
         size_t nc = m->arena_cap ? m->arena_cap * 2 : 4096;
         while (nc < m->arena_len + n) nc *= 2;
-        unsigned char *a = realloc(m->arena, nc);
+        unsigned char *a = spectra_realloc(m->arena, nc);
         if (!a) return NULL;
         m->arena = a;
         m->arena_cap = nc;
@@ -422,8 +452,8 @@ uint64_t *spectra_strmap_put(spectra_strmap *m, const void *key, size_t n, int *
 int spectra_u64map_init(spectra_u64map *m, size_t cap_hint) {
     m->cap = pow2_at_least(cap_hint * 2);
     m->count = 0;
-    m->keys = malloc(m->cap * sizeof *m->keys);
-    m->vals = malloc(m->cap * sizeof *m->vals);
+    m->keys = spectra_malloc(m->cap * sizeof *m->keys);
+    m->vals = spectra_malloc(m->cap * sizeof *m->vals);
     if (!m->keys || !m->vals) {
         spectra_u64map_free(m);
         return -1;
@@ -451,8 +481,8 @@ uint64_t *spectra_u64map_put(spectra_u64map *m, uint64_t key, int *is_new) {
         spectra_u64map g;
         g.cap = m->cap * 2;
         g.count = m->count;
-        g.keys = malloc(g.cap * sizeof *g.keys);
-        g.vals = malloc(g.cap * sizeof *g.vals);
+        g.keys = spectra_malloc(g.cap * sizeof *g.keys);
+        g.vals = spectra_malloc(g.cap * sizeof *g.vals);
         if (!g.keys || !g.vals) {
             free(g.keys);
             free(g.vals);

@@ -35,7 +35,8 @@ typedef struct spectra_pretok spectra_pretok;
 spectra_status spectra_pretok_create(spectra_pretok **out);
 void spectra_pretok_free(spectra_pretok *p);
 /* Finds the next piece at or after *pos in valid UTF-8 text; returns 1 with [start,end)
- * and moves *pos to end, 0 at the end of the text, -1 on a matcher error. */
+ * and moves *pos to end, 0 at the end of the text, -2 when the matcher ran out of memory, -1
+ * on another matcher error. */
 int spectra_pretok_next(spectra_pretok *p, const unsigned char *text, size_t len, size_t *pos,
                         size_t *start, size_t *end);
 

@@ -44,7 +44,7 @@ struct spectra_bpe_trainer {
 spectra_status spectra_bpe_trainer_create(spectra_bpe_trainer **out) {
     if (!out) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "bpe_trainer_create: NULL argument");
     *out = NULL;
-    spectra_bpe_trainer *tr = calloc(1, sizeof *tr);
+    spectra_bpe_trainer *tr = spectra_zalloc(1, sizeof *tr);
     if (!tr) return spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
     spectra_bytemap_init(&tr->bm);
     spectra_status st = spectra_pretok_create(&tr->pretok);
@@ -98,6 +98,7 @@ spectra_status spectra_bpe_trainer_add_text(spectra_bpe_trainer *tr, const void 
         }
         (*c)++;
     }
+    if (!st && m == -2) st = spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory (in the pre-tokenizer)");
     if (!st && m < 0) st = spectra_set_error(SPECTRA_ERR_STATE, "bpe trainer: the pre-tokenizer failed");
     free(fixed);
     return st;
@@ -137,7 +138,7 @@ static pairinfo *pair_get(train *T, int32_t a, int32_t b, int create) {
     if (*v == 0) { /* values are index + 1 so that 0 means fresh */
         if (T->npairs == T->cappairs) {
             size_t nc = T->cappairs ? T->cappairs * 2 : 1 << 16;
-            pairinfo *p = realloc(T->pairs, nc * sizeof *p);
+            pairinfo *p = spectra_realloc(T->pairs, nc * sizeof *p);
             if (!p) {
                 T->failed = 1;
                 return NULL;
@@ -155,7 +156,7 @@ static void occ_add(train *T, pairinfo *p, uint32_t w) {
     if (p->nocc && p->occ[p->nocc - 1] == w) return;
     if (p->nocc == p->capocc) {
         uint32_t nc = p->capocc ? p->capocc * 2 : 4;
-        uint32_t *o = realloc(p->occ, nc * sizeof *o);
+        uint32_t *o = spectra_realloc(p->occ, nc * sizeof *o);
         if (!o) {
             T->failed = 1;
             return;
@@ -176,7 +177,7 @@ static inline int heap_less(const heapent *x, const heapent *y) {
 static void heap_push(train *T, heapent e) {
     if (T->nheap == T->capheap) {
         size_t nc = T->capheap ? T->capheap * 2 : 1 << 16;
-        heapent *h = realloc(T->heap, nc * sizeof *h);
+        heapent *h = spectra_realloc(T->heap, nc * sizeof *h);
         if (!h) {
             T->failed = 1;
             return;
@@ -213,10 +214,10 @@ static heapent heap_pop(train *T) {
 static int add_token(bpe_result *r, const unsigned char *b, size_t n) {
     if (r->ntok == r->tok_cap) {
         size_t nc = r->tok_cap ? r->tok_cap * 2 : 1024;
-        uint64_t *o = realloc(r->tok_off, nc * sizeof *o);
+        uint64_t *o = spectra_realloc(r->tok_off, nc * sizeof *o);
         if (!o) return -1;
         r->tok_off = o;
-        uint32_t *l = realloc(r->tok_len, nc * sizeof *l);
+        uint32_t *l = spectra_realloc(r->tok_len, nc * sizeof *l);
         if (!l) return -1;
         r->tok_len = l;
         r->tok_cap = nc;
@@ -224,7 +225,7 @@ static int add_token(bpe_result *r, const unsigned char *b, size_t n) {
     if (r->tok_bytes_len + n > r->tok_bytes_cap) {
         size_t nc = r->tok_bytes_cap ? r->tok_bytes_cap * 2 : 1 << 16;
         while (nc < r->tok_bytes_len + n) nc *= 2;
-        unsigned char *p = realloc(r->tok_bytes, nc);
+        unsigned char *p = spectra_realloc(r->tok_bytes, nc);
         if (!p) return -1;
         r->tok_bytes = p;
         r->tok_bytes_cap = nc;
@@ -246,10 +247,10 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
     bpe_result R = {0};
     spectra_status st = SPECTRA_OK;
     const size_t nw = tr->words.count;
-    int64_t *freq = malloc((nw ? nw : 1) * sizeof *freq);
-    uint64_t *woff = malloc((nw + 1) * sizeof *woff);
-    uint32_t *wlen = malloc((nw ? nw : 1) * sizeof *wlen);
-    uint32_t *stamp = calloc(nw ? nw : 1, sizeof *stamp);
+    int64_t *freq = spectra_malloc((nw ? nw : 1) * sizeof *freq);
+    uint64_t *woff = spectra_malloc((nw + 1) * sizeof *woff);
+    uint32_t *wlen = spectra_malloc((nw ? nw : 1) * sizeof *wlen);
+    uint32_t *stamp = spectra_zalloc(nw ? nw : 1, sizeof *stamp);
     int32_t *sym = NULL, *scratch = NULL;
     uint32_t *touched = NULL;
     size_t ntouched = 0, captouched = 0;
@@ -272,7 +273,7 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
     size_t total = 0, w = 0;
     for (size_t s = 0; s < tr->words.cap; s++)
         if (tr->words.hashes[s]) total += tr->words.klen[s];
-    sym = malloc((total ? total : 1) * sizeof *sym);
+    sym = spectra_malloc((total ? total : 1) * sizeof *sym);
     if (!sym) goto nomem;
     size_t off = 0, maxlen = 0;
     for (size_t s = 0; s < tr->words.cap; s++) {
@@ -287,7 +288,7 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
         off += n;
         w++;
     }
-    scratch = malloc((maxlen ? maxlen : 1) * sizeof *scratch);
+    scratch = spectra_malloc((maxlen ? maxlen : 1) * sizeof *scratch);
     if (!scratch) goto nomem;
     for (uint32_t i = 0; i < nw; i++) {
         const int32_t *s = sym + woff[i];
@@ -325,7 +326,7 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
         size_t la = R.tok_len[e.a], lb = R.tok_len[e.b];
         if (la + lb > tmpcap) {
             tmpcap = (la + lb) * 2;
-            unsigned char *q = realloc(tmpb, tmpcap);
+            unsigned char *q = spectra_realloc(tmpb, tmpcap);
             if (!q) goto nomem_tmp;
             tmpb = q;
         }
@@ -342,10 +343,10 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
         int32_t c = (int32_t)*tv;
         if (R.nmerges == R.merge_cap) {
             size_t nc = R.merge_cap ? R.merge_cap * 2 : 1024;
-            int32_t *ma = realloc(R.merge_a, nc * sizeof *ma);
+            int32_t *ma = spectra_realloc(R.merge_a, nc * sizeof *ma);
             if (!ma) goto nomem_tmp;
             R.merge_a = ma;
-            int32_t *mb = realloc(R.merge_b, nc * sizeof *mb);
+            int32_t *mb = spectra_realloc(R.merge_b, nc * sizeof *mb);
             if (!mb) goto nomem_tmp;
             R.merge_b = mb;
             R.merge_cap = nc;
@@ -397,7 +398,7 @@ spectra_status spectra_bpe_trainer_train(spectra_bpe_trainer *tr, size_t vocab_s
                     q->round = round;
                     if (ntouched == captouched) {
                         captouched = captouched ? captouched * 2 : 1024;
-                        uint32_t *tt = realloc(touched, captouched * sizeof *tt);
+                        uint32_t *tt = spectra_realloc(touched, captouched * sizeof *tt);
                         if (!tt) {
                             free(occ);
                             goto nomem_tmp;
@@ -458,7 +459,7 @@ spectra_status spectra_bpe_trainer_save(const spectra_bpe_trainer *tr, const cha
     size_t maxlen = 13;
     for (size_t i = 0; i < tr->res.ntok; i++)
         if (tr->res.tok_len[i] > maxlen) maxlen = tr->res.tok_len[i];
-    char *m = malloc(2 * maxlen + 1);
+    char *m = spectra_malloc(2 * maxlen + 1);
     spectra_buf enc, bpe;
     spectra_buf_init(&enc);
     spectra_buf_init(&bpe);
@@ -490,7 +491,7 @@ spectra_status spectra_bpe_trainer_save(const spectra_bpe_trainer *tr, const cha
     spectra_status st = SPECTRA_OK;
     if (enc.failed || bpe.failed) st = spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
     size_t plen = strlen(dir) + 32;
-    char *path = st ? NULL : malloc(plen);
+    char *path = st ? NULL : spectra_malloc(plen);
     if (!st && !path) st = spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
     if (!st) {
         snprintf(path, plen, "%s/encoder.json", dir);

@@ -24,7 +24,7 @@ struct spectra_corpus {
     size_t n, cap;
 };
 
-static spectra_corpus *corpus_new(void) { return calloc(1, sizeof(spectra_corpus)); }
+static spectra_corpus *corpus_new(void) { return spectra_zalloc(1, sizeof(spectra_corpus)); }
 
 /* Takes ownership of text (malloc'd) on success and on failure. */
 /* Room for `need` documents (capacity doubled, from 64); -1 if out of memory or need is
@@ -34,7 +34,7 @@ static int corpus_reserve(spectra_corpus *c, size_t need) {
     if (need > SIZE_MAX / sizeof *c->docs) return -1;
     size_t nc = c->cap ? c->cap : 64;
     while (nc < need) nc = nc > SIZE_MAX / sizeof *c->docs / 2 ? need : nc * 2;
-    doc *d = realloc(c->docs, nc * sizeof *d);
+    doc *d = spectra_realloc(c->docs, nc * sizeof *d);
     if (!d) return -1;
     c->docs = d;
     c->cap = nc;
@@ -46,7 +46,7 @@ static spectra_status corpus_add(spectra_corpus *c, char *text, size_t len, cons
         free(text);
         return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
     }
-    char *nm = strdup(name);
+    char *nm = spectra_strdup(name);
     if (!nm) {
         free(text);
         return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
@@ -118,11 +118,11 @@ static spectra_status list_dir(const char *dir, int (*keep)(const char *), char 
         if (!keep(e->d_name)) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 256;
-            char **p = realloc(*names, cap * sizeof *p);
+            char **p = spectra_realloc(*names, cap * sizeof *p);
             if (!p) break;
             *names = p;
         }
-        if (!((*names)[*n] = strdup(e->d_name))) break;
+        if (!((*names)[*n] = spectra_strdup(e->d_name))) break;
         (*n)++;
     }
     closedir(d);
@@ -156,7 +156,7 @@ static int attaches_right(const char *w, size_t n) {
  * with a tab, paragraphs separated by blank lines. Tags go; words are rejoined with
  * the usual spacing around punctuation, `` and '' become straight double quotes. */
 static char *brown_detag(const char *in, size_t n, size_t *out_len) {
-    char *o = malloc(2 * n + 16); /* the output is never longer than n + 1; spare room */
+    char *o = spectra_malloc(2 * n + 16); /* the output is never longer than n + 1; spare room */
     if (!o) return NULL;
     size_t k = 0;
     int pending_para = 0, no_space = 1;
@@ -224,7 +224,7 @@ spectra_status spectra_corpus_load_brown(const char *pkg, spectra_corpus **out) 
         return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
     }
     size_t plen = strlen(pkg) + 16;
-    char *path = malloc(plen);
+    char *path = spectra_malloc(plen);
     for (size_t i = 0; path && i < n && !st; i++) {
         snprintf(path, plen, "%s/%s", pkg, names[i]);
         void *raw;
@@ -274,7 +274,7 @@ static int nlp_flush(nlp_ctx *x) {
     if (x->cur.failed) return 1;
     char name[300];
     snprintf(name, sizeof name, "%s#%zu", x->file, x->part++);
-    char *text = malloc(x->cur.len + 1);
+    char *text = spectra_malloc(x->cur.len + 1);
     if (!text) return 1;
     memcpy(text, x->cur.data, x->cur.len);
     x->st = corpus_add(x->c, text, x->cur.len, name);
@@ -296,7 +296,7 @@ spectra_status spectra_corpus_load_nlp(const char *pkg, size_t per_doc, spectra_
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "corpus_load_nlp: NULL argument or zero sentences per doc");
     *out = NULL;
     size_t plen = strlen(pkg) + 64;
-    char *dir = malloc(plen), *path = malloc(plen);
+    char *dir = spectra_malloc(plen), *path = spectra_malloc(plen);
     char **names = NULL;
     size_t n = 0;
     spectra_corpus *c = corpus_new();
@@ -348,7 +348,7 @@ static spectra_status add_path(spectra_corpus *c, const char *path, int depth) {
         size_t len;
         spectra_status st = spectra_read_file(path, &raw, &len);
         if (st) return st;
-        char *text = malloc(len + 1);
+        char *text = spectra_malloc(len + 1);
         if (!text) {
             spectra_free(raw);
             return spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
@@ -363,7 +363,7 @@ static spectra_status add_path(spectra_corpus *c, const char *path, int depth) {
     spectra_status st = list_dir(path, keep_visible, &names, &n);
     if (st) return st;
     size_t plen = strlen(path) + 512;
-    char *sub = malloc(plen);
+    char *sub = spectra_malloc(plen);
     for (size_t i = 0; sub && i < n && !st; i++) {
         snprintf(sub, plen, "%s/%s", path, names[i]);
         st = add_path(c, sub, depth + 1);

@@ -104,11 +104,11 @@ spectra_status spectra_loader_open(const char *const *paths, size_t npaths, cons
                                  "loader_open: B=%zu T=%zu world_size=%u overflow: B*world_size and the bytes of "
                                  "B*T int32 tokens must fit in size_t",
                                  cfg->batch_size, cfg->seq_len, cfg->world_size);
-    spectra_loader *ld = calloc(1, sizeof *ld);
+    spectra_loader *ld = spectra_zalloc(1, sizeof *ld);
     if (!ld) return spectra_set_error(SPECTRA_ERR_NOMEM, "loader: out of memory");
     ld->cfg = *cfg;
-    ld->shards = calloc(npaths, sizeof *ld->shards);
-    ld->win_start = calloc(npaths + 1, sizeof *ld->win_start);
+    ld->shards = spectra_zalloc(npaths, sizeof *ld->shards);
+    ld->win_start = spectra_zalloc(npaths + 1, sizeof *ld->win_start);
     if (!ld->shards || !ld->win_start) {
         spectra_loader_free(ld);
         return spectra_set_error(SPECTRA_ERR_NOMEM, "loader: out of memory");
@@ -140,7 +140,7 @@ spectra_status spectra_loader_open(const char *const *paths, size_t npaths, cons
         spectra_loader_free(ld);
         return st;
     }
-    ld->perm = malloc(ld->nwin * sizeof *ld->perm);
+    ld->perm = spectra_malloc(ld->nwin * sizeof *ld->perm);
     if (!ld->perm) {
         spectra_loader_free(ld);
         return spectra_set_error(SPECTRA_ERR_NOMEM, "loader: out of memory for %llu windows",

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/fileio.h"
 #include "spectra/data.h"
@@ -55,7 +56,7 @@ spectra_status spectra_shard_write(const char *path, const int32_t *ids, size_t 
     if (n > (size_t)INT32_MAX)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "%s: %zu tokens exceed one shard's int32 count", path, n);
     size_t bytes = SPECTRA_SHARD_HEADER_BYTES + 2 * n;
-    unsigned char *buf = calloc(1, bytes);
+    unsigned char *buf = spectra_zalloc(1, bytes);
     if (!buf) return spectra_set_error(SPECTRA_ERR_NOMEM, "%s: out of memory for %zu bytes", path, bytes);
     uint32_t h[3] = {SPECTRA_SHARD_MAGIC, SPECTRA_SHARD_VERSION, (uint32_t)n};
     for (int k = 0; k < 3; k++)

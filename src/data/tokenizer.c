@@ -57,7 +57,7 @@ static int token_buf_reserve(spectra_token_buf *b, size_t extra) {
     if (b->len + extra <= b->cap) return 0;
     size_t nc = b->cap ? b->cap * 2 : 1024;
     while (nc < b->len + extra) nc *= 2;
-    int32_t *p = realloc(b->ids, nc * sizeof *p);
+    int32_t *p = spectra_realloc(b->ids, nc * sizeof *p);
     if (!p) return -1;
     b->ids = p;
     b->cap = nc;
@@ -83,7 +83,7 @@ static int byte_buf_reserve(spectra_byte_buf *b, size_t n) {
     if (b->len + n > b->cap) {
         size_t nc = b->cap ? b->cap : 1024;
         while (nc < b->len + n) nc = nc > SIZE_MAX / 2 ? b->len + n : nc * 2;
-        unsigned char *q = realloc(b->data, nc);
+        unsigned char *q = spectra_realloc(b->data, nc);
         if (!q) return -1;
         b->data = q;
         b->cap = nc;
@@ -142,7 +142,7 @@ static int on_vocab_entry(void *vctx, const char *key, size_t klen, long long v)
         return 1;
     }
     if (klen > c->tmp_cap) {
-        unsigned char *p = realloc(c->tmp, klen);
+        unsigned char *p = spectra_realloc(c->tmp, klen);
         if (!p) goto nomem;
         c->tmp = p;
         c->tmp_cap = klen;
@@ -169,7 +169,7 @@ static int on_vocab_entry(void *vctx, const char *key, size_t klen, long long v)
     *slot = (uint64_t)v;
     if (c->nent + 3 > c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 3 * 65536;
-        uint64_t *p = realloc(c->ent, nc * sizeof *p);
+        uint64_t *p = spectra_realloc(c->ent, nc * sizeof *p);
         if (!p) goto nomem;
         c->ent = p;
         c->cap = nc;
@@ -225,8 +225,8 @@ static spectra_status load_merges(spectra_tokenizer *t, const spectra_strmap *by
                 cap = (la + lb + 1) * 2;
                 free(ab);
                 free(key);
-                ab = malloc(cap);
-                key = malloc(cap);
+                ab = spectra_malloc(cap);
+                key = spectra_malloc(cap);
                 if (!ab || !key) {
                     st = spectra_set_error(SPECTRA_ERR_NOMEM, "%s: out of memory", path);
                     break;
@@ -302,7 +302,7 @@ static spectra_status load_merges(spectra_tokenizer *t, const spectra_strmap *by
 spectra_status spectra_tokenizer_load(const char *enc_path, const char *bpe_path, spectra_tokenizer **out) {
     if (!enc_path || !bpe_path || !out) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "tokenizer_load: NULL argument");
     *out = NULL;
-    spectra_tokenizer *t = calloc(1, sizeof *t);
+    spectra_tokenizer *t = spectra_zalloc(1, sizeof *t);
     if (!t) return spectra_set_error(SPECTRA_ERR_NOMEM, "tokenizer: out of memory");
     spectra_bytemap_init(&t->bm);
     t->eot = -1;
@@ -337,8 +337,8 @@ spectra_status spectra_tokenizer_load(const char *enc_path, const char *bpe_path
     for (size_t i = 0; i < c.nent; i += 3)
         if (c.ent[i] > maxid) maxid = c.ent[i];
     t->vocab_size = (uint32_t)maxid + 1;
-    t->off = calloc(t->vocab_size, sizeof *t->off);
-    t->len = malloc(t->vocab_size * sizeof *t->len);
+    t->off = spectra_zalloc(t->vocab_size, sizeof *t->off);
+    t->len = spectra_malloc(t->vocab_size * sizeof *t->len);
     if (!t->off || !t->len) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "tokenizer: out of memory");
         goto fail;
@@ -387,7 +387,7 @@ fail:
 spectra_status spectra_tokenizer_load_dir(const char *dir, spectra_tokenizer **out) {
     if (!dir) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "tokenizer_load_dir: NULL directory");
     size_t n = strlen(dir) + 32;
-    char *a = malloc(n), *b = malloc(n);
+    char *a = spectra_malloc(n), *b = spectra_malloc(n);
     if (!a || !b) {
         free(a);
         free(b);
@@ -406,7 +406,7 @@ spectra_status spectra_tokenizer_load_dir(const char *dir, spectra_tokenizer **o
 static int bpe_word(spectra_tokenizer *t, const unsigned char *w, size_t wn, size_t *n_out) {
     if (wn > t->sym_cap) {
         size_t nc = wn * 2;
-        int32_t *p = realloc(t->sym, nc * sizeof *p);
+        int32_t *p = spectra_realloc(t->sym, nc * sizeof *p);
         if (!p) return -1;
         t->sym = p;
         t->sym_cap = nc;
@@ -469,7 +469,7 @@ static spectra_status encode_valid(spectra_tokenizer *t, const unsigned char *te
         if (t->cache_len + n > t->cache_cap) {
             size_t nc = t->cache_cap ? t->cache_cap * 2 : 65536;
             while (nc < t->cache_len + n) nc *= 2;
-            int32_t *p = realloc(t->cache_ids, nc * sizeof *p);
+            int32_t *p = spectra_realloc(t->cache_ids, nc * sizeof *p);
             if (!p) continue; /* the cache is an optimisation only */
             t->cache_ids = p;
             t->cache_cap = nc;
@@ -480,6 +480,7 @@ static spectra_status encode_valid(spectra_tokenizer *t, const unsigned char *te
         *slot = (uint64_t)t->cache_len << 16 | n;
         t->cache_len += n;
     }
+    if (r == -2) return spectra_set_error(SPECTRA_ERR_NOMEM, "encode: out of memory (in the pre-tokenizer)");
     if (r < 0) return spectra_set_error(SPECTRA_ERR_STATE, "encode: the pre-tokenizer failed (PCRE2 match error)");
     return SPECTRA_OK;
 }

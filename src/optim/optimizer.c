@@ -20,7 +20,7 @@ static spectra_status fail(spectra_optim *opt, spectra_status st) {
 
 spectra_status spectra_optim_create(spectra_optim **out, uint64_t seed) {
     if (!out) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "spectra_optim_create: out is NULL");
-    spectra_optim *opt = calloc(1, sizeof *opt);
+    spectra_optim *opt = spectra_zalloc(1, sizeof *opt);
     if (!opt) return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory creating optimizer");
     opt->seed = seed;
     opt->check_finite = 1;
@@ -58,7 +58,7 @@ spectra_status spectra_optim_add_group(spectra_optim *opt, const spectra_hparams
     if (st != SPECTRA_OK) return fail(opt, st);
     if (opt->n_groups == opt->cap_groups) {
         int cap = opt->cap_groups ? opt->cap_groups * 2 : 4;
-        optim_group *g = realloc(opt->groups, (size_t)cap * sizeof *g);
+        optim_group *g = spectra_realloc(opt->groups, (size_t)cap * sizeof *g);
         if (!g) return FAIL(opt, SPECTRA_ERR_NOMEM, "out of memory adding a group");
         opt->groups = g;
         opt->cap_groups = cap;
@@ -187,7 +187,7 @@ spectra_status spectra_optim_add_param(spectra_optim *opt, int group, const char
     if (hp->algo == SPECTRA_ALGO_MUON) need = muon_algo_ws(&p, hp);
     if (hp->algo == SPECTRA_ALGO_DION) need = dion_algo_ws(&p, hp);
 
-    p.name = strdup(name);
+    p.name = spectra_strdup(name);
     p.buf0 = spectra_alloc(p.buf0_len, sizeof(float));
     p.buf1 = p.buf1_len ? spectra_alloc(p.buf1_len, sizeof(float)) : NULL;
     p.spike_s = p.rank ? spectra_alloc(p.rank, sizeof(float)) : NULL;
@@ -197,7 +197,7 @@ spectra_status spectra_optim_add_param(spectra_optim *opt, int group, const char
     }
     if (opt->n_params == opt->cap_params) {
         int cap = opt->cap_params ? opt->cap_params * 2 : 16;
-        optim_param *np = realloc(opt->params, (size_t)cap * sizeof *np);
+        optim_param *np = spectra_realloc(opt->params, (size_t)cap * sizeof *np);
         if (!np) {
             free_param(&p);
             return FAIL(opt, SPECTRA_ERR_NOMEM, "out of memory adding parameter '%s'", name);

@@ -134,8 +134,8 @@ static spectra_status deserialize(spectra_optim *opt, const unsigned char *data,
         return MISMATCH("optimizer state: file has %u groups, optimizer has %d", n_groups, opt->n_groups);
     if ((int)n_params != opt->n_params)
         return MISMATCH("optimizer state: file has %u parameters, optimizer has %d", n_params, opt->n_params);
-    spectra_hparams *hps = calloc(n_groups ? n_groups : 1, sizeof *hps);
-    parsed_param *pp = calloc(n_params ? n_params : 1, sizeof *pp);
+    spectra_hparams *hps = spectra_zalloc(n_groups ? n_groups : 1, sizeof *hps);
+    parsed_param *pp = spectra_zalloc(n_params ? n_params : 1, sizeof *pp);
     spectra_status st = SPECTRA_OK;
     if (!hps || !pp) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "optimizer state: out of memory");

@@ -138,7 +138,7 @@ spectra_status spectra_trainer_create(spectra_trainer **out, const spectra_train
     spectra_status st = spectra_train_config_validate(cfg);
     if (st != SPECTRA_OK) return st;
     if (!train_shards || n_train == 0) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "no training shards given");
-    spectra_trainer *t = calloc(1, sizeof *t);
+    spectra_trainer *t = spectra_zalloc(1, sizeof *t);
     if (!t) return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory");
     t->cfg = *cfg;
     size_t bt = (size_t)cfg->batch_size * (size_t)cfg->seq_len;
