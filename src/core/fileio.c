@@ -29,19 +29,14 @@ static void fsync_parent_dir(const char *path) {
     }
 }
 
-spectra_status spectra_write_file_atomic(const char *path, const void *data, size_t len) {
-    if (!path || (!data && len)) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "write_file_atomic: NULL argument");
+/* Writes one temporary file beside `path` (written and fsync'ed; name into tmp, which has
+ * room for path + 12 bytes). On failure nothing is left behind. */
+static spectra_status stage_file(const char *path, char *tmp, const void *data, size_t len) {
     size_t plen = strlen(path);
-    char *tmp = spectra_malloc(plen + 16);
-    if (!tmp) return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory");
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
     int fd = mkstemp(tmp);
-    if (fd < 0) {
-        spectra_status st = io_error("cannot create temporary file for", path);
-        free(tmp);
-        return st;
-    }
+    if (fd < 0) return io_error("cannot create temporary file for", path);
     const unsigned char *p = data;
     size_t left = len;
     while (left > 0) {
@@ -51,7 +46,6 @@ spectra_status spectra_write_file_atomic(const char *path, const void *data, siz
             spectra_status st = io_error("write failed for", path);
             close(fd);
             unlink(tmp);
-            free(tmp);
             return st;
         }
         p += w;
@@ -60,19 +54,48 @@ spectra_status spectra_write_file_atomic(const char *path, const void *data, siz
     if (fsync(fd) != 0 || close(fd) != 0) {
         spectra_status st = io_error("fsync/close failed for", path);
         unlink(tmp);
-        free(tmp);
         return st;
     }
     (void)chmod(tmp, 0644);
-    if (rename(tmp, path) != 0) {
-        spectra_status st = io_error("cannot rename temporary file onto", path);
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    fsync_parent_dir(path);
     return SPECTRA_OK;
+}
+
+spectra_status spectra_write_files_atomic(size_t n, const char *const *paths, const void *const *data,
+                                          const size_t *lens) {
+    if (!n || !paths || !data || !lens) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "write_files_atomic: NULL argument");
+    size_t room = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!paths[i] || (!data[i] && lens[i]))
+            return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "write_file_atomic: NULL argument");
+        room += strlen(paths[i]) + 16;
+    }
+    /* Every temporary name in one block, allocated before anything is written. */
+    char *names = spectra_malloc(room), **tmp = spectra_malloc(n * sizeof *tmp);
+    if (!names || !tmp) {
+        free(names), free(tmp);
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory writing '%s'", paths[0]);
+    }
+    spectra_status st = SPECTRA_OK;
+    size_t staged = 0;
+    for (char *at = names; staged < n && !st; staged++) {
+        tmp[staged] = at;
+        at += strlen(paths[staged]) + 16;
+        st = stage_file(paths[staged], tmp[staged], data[staged], lens[staged]);
+    }
+    if (st) staged--; /* the failed one left nothing */
+    for (size_t i = 0; i < staged && !st; i++)
+        if (rename(tmp[i], paths[i]) != 0) st = io_error("cannot rename temporary file onto", paths[i]);
+    if (st)
+        for (size_t i = 0; i < staged; i++) unlink(tmp[i]); /* those not renamed (ENOENT for the rest) */
+    else
+        for (size_t i = 0; i < n; i++) fsync_parent_dir(paths[i]);
+    free(names);
+    free(tmp);
+    return st;
+}
+
+spectra_status spectra_write_file_atomic(const char *path, const void *data, size_t len) {
+    return spectra_write_files_atomic(1, &path, &data, &len);
 }
 
 spectra_status spectra_read_file(const char *path, void **data, size_t *len) {

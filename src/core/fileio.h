@@ -10,6 +10,12 @@
 /* Writes `len` bytes to `path` atomically: readers see either the old file or the new
  * one, never a partial write. */
 spectra_status spectra_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for n files that belong together (a tokenizer's encoder.json and vocab.bpe): all
+ * are written to temporary files first, and only when every one is on disk are they renamed
+ * into place, so a failure while writing (out of memory, a full disk) leaves all n as they
+ * were. Only a failing rename itself, after the first, can leave a mix. */
+spectra_status spectra_write_files_atomic(size_t n, const char *const *paths, const void *const *data,
+                                          const size_t *lens);
 
 /* Reads a whole file into a new buffer (free with spectra_free). */
 spectra_status spectra_read_file(const char *path, void **data, size_t *len);

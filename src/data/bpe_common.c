@@ -386,9 +386,10 @@ uint64_t *spectra_strmap_get(const spectra_strmap *m, const void *key, size_t n)
     }
 }
 
-static int strmap_grow(spectra_strmap *m) {
+/* Rehashes into `cap` slots (a power of two above the count); on failure m is unchanged. */
+static int strmap_resize(spectra_strmap *m, size_t cap) {
     spectra_strmap g = *m;
-    g.cap = m->cap * 2;
+    g.cap = cap;
     g.hashes = spectra_zalloc(g.cap, sizeof *g.hashes);
     g.koff = spectra_malloc(g.cap * sizeof *g.koff);
     g.klen = spectra_malloc(g.cap * sizeof *g.klen);
@@ -415,6 +416,26 @@ static int strmap_grow(spectra_strmap *m) {
     free(m->klen);
     free(m->vals);
     *m = g;
+    return 0;
+}
+
+static int strmap_grow(spectra_strmap *m) { return strmap_resize(m, m->cap * 2); }
+
+int spectra_strmap_reserve(spectra_strmap *m, size_t keys, size_t key_bytes) {
+    size_t cap = m->cap;
+    while ((m->count + keys + 1) * 4 > cap * 3) {
+        if (cap > SIZE_MAX / 4) return -1;
+        cap *= 2;
+    }
+    if (cap != m->cap && strmap_resize(m, cap)) return -1;
+    if (m->arena_len + key_bytes > m->arena_cap) {
+        size_t nc = m->arena_cap ? m->arena_cap : 4096;
+        while (nc < m->arena_len + key_bytes) nc *= 2;
+        unsigned char *a = spectra_realloc(m->arena, nc);
+        if (!a) return -1;
+        m->arena = a;
+        m->arena_cap = nc;
+    }
     return 0;
 }
 

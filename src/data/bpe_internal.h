@@ -71,6 +71,9 @@ uint64_t *spectra_strmap_get(const spectra_strmap *m, const void *key, size_t n)
 /* Inserts (value 0 when new) and returns the slot, or NULL on allocation failure.
  * *is_new tells whether it was inserted. */
 uint64_t *spectra_strmap_put(spectra_strmap *m, const void *key, size_t n, int *is_new);
+/* Room for `keys` more keys of `key_bytes` bytes in all: the next puts of at most that many
+ * new keys cannot fail. -1 (m unchanged) on allocation failure. */
+int spectra_strmap_reserve(spectra_strmap *m, size_t keys, size_t key_bytes);
 /* Iteration: slot i in [0, cap) is used iff hashes[i] != 0. */
 static inline const unsigned char *spectra_strmap_key(const spectra_strmap *m, size_t i, size_t *n) {
     *n = m->klen[i];

@@ -88,18 +88,28 @@ spectra_status spectra_bpe_trainer_add_text(spectra_bpe_trainer *tr, const void 
     if (r < 0) return spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
     const unsigned char *t = r ? fixed : text;
     size_t pos = 0, a, b;
-    int m;
+    int m = 0;
     spectra_status st = SPECTRA_OK;
-    while ((m = spectra_pretok_next(tr->pretok, t, flen, &pos, &a, &b)) == 1) {
-        uint64_t *c = spectra_strmap_put(&tr->words, t + a, b - a, NULL);
-        if (!c) {
-            st = spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
-            break;
-        }
-        (*c)++;
+    /* The text's words are counted on their own first and merged only once room for all of
+     * them is reserved: a failure midway leaves the trainer's counts as they were. */
+    spectra_strmap local;
+    if (spectra_strmap_init(&local, flen / 8 < 1024 ? flen / 8 + 8 : 1024)) st = SPECTRA_ERR_NOMEM;
+    while (!st && (m = spectra_pretok_next(tr->pretok, t, flen, &pos, &a, &b)) == 1) {
+        uint64_t *c = spectra_strmap_put(&local, t + a, b - a, NULL);
+        if (!c) st = SPECTRA_ERR_NOMEM;
+        else (*c)++;
     }
-    if (!st && m == -2) st = spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory (in the pre-tokenizer)");
+    if (!st && m == -2) st = SPECTRA_ERR_NOMEM;
     if (!st && m < 0) st = spectra_set_error(SPECTRA_ERR_STATE, "bpe trainer: the pre-tokenizer failed");
+    if (!st && spectra_strmap_reserve(&tr->words, local.count, local.arena_len)) st = SPECTRA_ERR_NOMEM;
+    for (size_t i = 0; !st && i < local.cap; i++) {
+        if (!local.hashes[i]) continue;
+        size_t n;
+        const unsigned char *k = spectra_strmap_key(&local, i, &n);
+        *spectra_strmap_put(&tr->words, k, n, NULL) += local.vals[i]; /* cannot fail after the reserve */
+    }
+    if (st == SPECTRA_ERR_NOMEM) spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
+    spectra_strmap_free(&local);
     free(fixed);
     return st;
 }
@@ -491,15 +501,15 @@ spectra_status spectra_bpe_trainer_save(const spectra_bpe_trainer *tr, const cha
     spectra_status st = SPECTRA_OK;
     if (enc.failed || bpe.failed) st = spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
     size_t plen = strlen(dir) + 32;
-    char *path = st ? NULL : spectra_malloc(plen);
+    char *path = st ? NULL : spectra_malloc(2 * plen);
     if (!st && !path) st = spectra_set_error(SPECTRA_ERR_NOMEM, "bpe trainer: out of memory");
-    if (!st) {
+    if (!st) { /* both files or neither: a tokenizer is the pair */
         snprintf(path, plen, "%s/encoder.json", dir);
-        st = spectra_write_file_atomic(path, enc.data, enc.len);
-    }
-    if (!st) {
-        snprintf(path, plen, "%s/vocab.bpe", dir);
-        st = spectra_write_file_atomic(path, bpe.data, bpe.len);
+        snprintf(path + plen, plen, "%s/vocab.bpe", dir);
+        const char *paths[2] = {path, path + plen};
+        const void *data[2] = {enc.data, bpe.data};
+        const size_t lens[2] = {enc.len, bpe.len};
+        st = spectra_write_files_atomic(2, paths, data, lens);
     }
     free(path);
     spectra_buf_free(&enc);

@@ -104,6 +104,11 @@ spectra_status spectra_corpus_append(spectra_corpus *dst, spectra_corpus *src) {
     return SPECTRA_OK;
 }
 
+static void free_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Lists names in dir accepted by keep(), sorted. */
@@ -114,26 +119,26 @@ static spectra_status list_dir(const char *dir, int (*keep)(const char *), char 
     if (!d) return spectra_set_error(SPECTRA_ERR_IO, "cannot open directory %s", dir);
     size_t cap = 0;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    int oom = 0;
+    while (!oom && (e = readdir(d))) {
         if (!keep(e->d_name)) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 256;
             char **p = spectra_realloc(*names, cap * sizeof *p);
-            if (!p) break;
-            *names = p;
+            if (!(oom = !p)) *names = p;
         }
-        if (!((*names)[*n] = spectra_strdup(e->d_name))) break;
-        (*n)++;
+        if (!oom && !(oom = !((*names)[*n] = spectra_strdup(e->d_name)))) (*n)++;
     }
     closedir(d);
+    if (oom) { /* a partial listing would load a partial corpus */
+        free_names(*names, *n);
+        *names = NULL, *n = 0;
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory listing directory %s", dir);
+    }
     if (*n) qsort(*names, *n, sizeof **names, cmp_str);
     return SPECTRA_OK;
 }
 
-static void free_names(char **names, size_t n) {
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
 
 /* ---- Brown ---- */
 static int is_brown_file(const char *s) {

@@ -142,9 +142,9 @@ spectra_status spectra_loader_open(const char *const *paths, size_t npaths, cons
     }
     ld->perm = spectra_malloc(ld->nwin * sizeof *ld->perm);
     if (!ld->perm) {
+        const unsigned long long nwin = ld->nwin; /* read before the free */
         spectra_loader_free(ld);
-        return spectra_set_error(SPECTRA_ERR_NOMEM, "loader: out of memory for %llu windows",
-                                 (unsigned long long)ld->nwin);
+        return spectra_set_error(SPECTRA_ERR_NOMEM, "loader: out of memory for %llu windows", nwin);
     }
     *out = ld;
     return SPECTRA_OK;
