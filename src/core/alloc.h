@@ -2,7 +2,7 @@
  * vector loops and BLAS see cache-line aligned rows (spectra_alloc). The library's small
  * structures use the plain wrappers below instead of malloc & co directly, so that every
  * allocation the library makes passes one place: the fault hook that the test suite uses to
- * make each allocation fail in turn (tests/core/test_alloc_faults.c). Everything allocated
+ * make each allocation fail in turn (tests/core/test_faults.c). Everything allocated
  * here is released with free() (or spectra_free). */
 #ifndef SPECTRA_CORE_ALLOC_H
 #define SPECTRA_CORE_ALLOC_H

@@ -4,12 +4,33 @@
 #include "core/error.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The I/O fault hook (as the allocation one in alloc.c): operation number io_fail_at since
+ * the last spectra_fault_io_at fails with EIO. */
+static atomic_long io_seq;
+static atomic_long io_fail_at = -1;
+
+void spectra_fault_io_at(long n) {
+    atomic_store_explicit(&io_fail_at, -1, memory_order_relaxed);
+    atomic_store_explicit(&io_seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&io_fail_at, n < 0 ? -1 : n, memory_order_relaxed);
+}
+
+long spectra_fault_io_count(void) { return atomic_load_explicit(&io_seq, memory_order_relaxed); }
+
+int spectra_io_fault(void) {
+    long seq = atomic_fetch_add_explicit(&io_seq, 1, memory_order_relaxed);
+    if (seq != atomic_load_explicit(&io_fail_at, memory_order_relaxed)) return 0;
+    errno = EIO;
+    return 1;
+}
 
 static spectra_status io_error(const char *what, const char *path) {
     return spectra_set_error(SPECTRA_ERR_IO, "%s '%s': %s", what, path, strerror(errno));
@@ -35,12 +56,12 @@ static spectra_status stage_file(const char *path, char *tmp, const void *data, 
     size_t plen = strlen(path);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
+    int fd = spectra_io_fault() ? -1 : mkstemp(tmp);
     if (fd < 0) return io_error("cannot create temporary file for", path);
     const unsigned char *p = data;
     size_t left = len;
     while (left > 0) {
-        ssize_t w = write(fd, p, left);
+        ssize_t w = spectra_io_fault() ? -1 : write(fd, p, left);
         if (w < 0) {
             if (errno == EINTR) continue;
             spectra_status st = io_error("write failed for", path);
@@ -51,8 +72,14 @@ static spectra_status stage_file(const char *path, char *tmp, const void *data, 
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        spectra_status st = io_error("fsync/close failed for", path);
+    /* close even when fsync failed (the descriptor would leak); either failing means the
+     * data may not be on disk */
+    int synced = !spectra_io_fault() && fsync(fd) == 0;
+    int err = errno;
+    int closed = close(fd) == 0 && !spectra_io_fault();
+    if (!synced || !closed) {
+        if (!synced) errno = err;
+        spectra_status st = io_error(synced ? "close failed for" : "fsync failed for", path);
         unlink(tmp);
         return st;
     }
@@ -67,10 +94,10 @@ spectra_status spectra_write_files_atomic(size_t n, const char *const *paths, co
     for (size_t i = 0; i < n; i++) {
         if (!paths[i] || (!data[i] && lens[i]))
             return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "write_file_atomic: NULL argument");
-        room += strlen(paths[i]) + 16;
+        room += 2 * (strlen(paths[i]) + 16); /* <path>.tmp.XXXXXX and <that>.old */
     }
     /* Every temporary name in one block, allocated before anything is written. */
-    char *names = spectra_malloc(room), **tmp = spectra_malloc(n * sizeof *tmp);
+    char *names = spectra_malloc(room), **tmp = spectra_malloc(2 * n * sizeof *tmp), **old = tmp + n;
     if (!names || !tmp) {
         free(names), free(tmp);
         return spectra_set_error(SPECTRA_ERR_NOMEM, "out of memory writing '%s'", paths[0]);
@@ -79,15 +106,32 @@ spectra_status spectra_write_files_atomic(size_t n, const char *const *paths, co
     size_t staged = 0;
     for (char *at = names; staged < n && !st; staged++) {
         tmp[staged] = at;
-        at += strlen(paths[staged]) + 16;
+        old[staged] = at + strlen(paths[staged]) + 16;
+        at = old[staged] + strlen(paths[staged]) + 16;
         st = stage_file(paths[staged], tmp[staged], data[staged], lens[staged]);
     }
     if (st) staged--; /* the failed one left nothing */
-    for (size_t i = 0; i < staged && !st; i++)
-        if (rename(tmp[i], paths[i]) != 0) st = io_error("cannot rename temporary file onto", paths[i]);
-    if (st)
+    /* With several files, each existing one is first hard-linked to <its temporary>.old, so
+     * that a rename failing after others succeeded can put those back. */
+    size_t linked = 0;
+    for (; linked < staged && !st && n > 1; linked++) {
+        snprintf(old[linked], strlen(paths[linked]) + 16, "%s.old", tmp[linked]);
+        if (spectra_io_fault() || (link(paths[linked], old[linked]) != 0 && errno != ENOENT))
+            st = io_error("cannot keep the previous version of", paths[linked]);
+    }
+    size_t renamed = 0;
+    for (; renamed < staged && !st; renamed++)
+        if (spectra_io_fault() || rename(tmp[renamed], paths[renamed]) != 0) {
+            st = io_error("cannot rename temporary file onto", paths[renamed]);
+            break;
+        }
+    if (st) {
+        for (size_t i = 0; i < renamed; i++) /* back to the previous versions (renamed > 0 only if n > 1) */
+            if (rename(old[i], paths[i]) != 0) unlink(paths[i]); /* none before: remove the new one */
         for (size_t i = 0; i < staged; i++) unlink(tmp[i]); /* those not renamed (ENOENT for the rest) */
-    else
+    }
+    for (size_t i = st ? renamed : 0; i < linked; i++) unlink(old[i]); /* ENOENT where there was none */
+    if (!st)
         for (size_t i = 0; i < n; i++) fsync_parent_dir(paths[i]);
     free(names);
     free(tmp);
@@ -100,7 +144,7 @@ spectra_status spectra_write_file_atomic(const char *path, const void *data, siz
 
 spectra_status spectra_read_file(const char *path, void **data, size_t *len) {
     if (!path || !data || !len) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "read_file: NULL argument");
-    FILE *f = fopen(path, "rb");
+    FILE *f = spectra_io_fault() ? NULL : fopen(path, "rb");
     if (!f) return io_error("cannot open", path);
     /* fopen opens a directory too, and ftell then reports LONG_MAX: say what it is instead of
      * failing to allocate 8 EiB */
@@ -123,7 +167,7 @@ spectra_status spectra_read_file(const char *path, void **data, size_t *len) {
         fclose(f);
         return SPECTRA_ERR_NOMEM;
     }
-    size_t got = fread(buf, 1, (size_t)size, f);
+    size_t got = spectra_io_fault() ? 0 : fread(buf, 1, (size_t)size, f);
     int err = ferror(f);
     fclose(f);
     if (got != (size_t)size || err) {

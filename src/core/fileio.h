@@ -13,12 +13,21 @@ spectra_status spectra_write_file_atomic(const char *path, const void *data, siz
 /* The same for n files that belong together (a tokenizer's encoder.json and vocab.bpe): all
  * are written to temporary files first, and only when every one is on disk are they renamed
  * into place, so a failure while writing (out of memory, a full disk) leaves all n as they
- * were. Only a failing rename itself, after the first, can leave a mix. */
+ * were. The previous versions are kept as hard links until all renames succeeded: a rename
+ * failing after others is undone with them. */
 spectra_status spectra_write_files_atomic(size_t n, const char *const *paths, const void *const *data,
                                           const size_t *lens);
 
 /* Reads a whole file into a new buffer (free with spectra_free). */
 spectra_status spectra_read_file(const char *path, void **data, size_t *len);
+
+/* I/O fault injection, for tests only (as spectra_fault_alloc_at in core/alloc.h): the
+ * n-th I/O operation from now (0 = the next) of the atomic writers, spectra_read_file and
+ * the shard loader's open fails once with EIO; n < 0 disarms. spectra_io_fault() is the
+ * check those operations make: 1 (errno = EIO) when this one must fail. */
+void spectra_fault_io_at(long n);
+long spectra_fault_io_count(void);
+int spectra_io_fault(void);
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32). Pass crc = 0 to start. */
 uint32_t spectra_crc32(uint32_t crc, const void *data, size_t len);

@@ -191,7 +191,7 @@ spectra_status spectra_pretok_create(spectra_pretok **out) {
     int err;
     PCRE2_SIZE erroff;
     /* PCRE2 allocates through the library's wrappers, so that its allocations fail under the
-     * fault hook like the library's own (tests/core/test_alloc_faults.c). */
+     * fault hook like the library's own (tests/core/test_faults.c). */
     p->gctx = pcre2_general_context_create(pcre2_alloc_hook, pcre2_free_hook, NULL);
     pcre2_compile_context *cctx = p->gctx ? pcre2_compile_context_create(p->gctx) : NULL;
     if (!cctx) {

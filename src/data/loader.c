@@ -18,6 +18,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/fileio.h"
 #include "core/rng.h"
 #include "data/shard.h"
 
@@ -51,7 +52,7 @@ void spectra_loader_free(spectra_loader *ld) {
 }
 
 static spectra_status map_shard(const char *path, uint32_t vocab, mshard *s) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = spectra_io_fault() ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return spectra_set_error(SPECTRA_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -61,7 +62,7 @@ static spectra_status map_shard(const char *path, uint32_t vocab, mshard *s) {
     size_t len = (size_t)sb.st_size;
     void *m = NULL;
     if (len > 0) {
-        m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        m = spectra_io_fault() ? MAP_FAILED : mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             close(fd);
             return spectra_set_error(SPECTRA_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));

@@ -1,15 +1,18 @@
-/* Out of memory at every allocation, SQLite-style: for each public call below, the call is
- * run once to count the allocations it makes (every allocation of the library, PCRE2's
- * included, passes the fault hook of src/core/alloc.c), then once per allocation with that
- * one failing. Each faulted run must either
- *   - fail with SPECTRA_ERR_NOMEM and a message, leave its object exactly as it was (the
- *     "snapshot" of each scenario: weights, serialized optimizer state, checkpoint bytes,
- *     token ids, output arrays, files on disk), and succeed when called again with the
- *     result of the clean run; or
- *   - succeed with exactly the clean run's result (a failed allocation the library can do
- *     without, such as a cache).
+/* Out of memory and failing I/O at every point, SQLite-style. Every allocation of the library
+ * (PCRE2's included) passes the fault hook of src/core/alloc.c, and every I/O operation of
+ * its file layer (the atomic writers, whole-file reads, the shard loader's open and mmap)
+ * the hook of src/core/fileio.c. For each public call below, the call is run once to count
+ * the allocations (or I/O operations) it makes, then once per allocation (operation) with
+ * that one failing. Each faulted run must either
+ *   - fail with SPECTRA_ERR_NOMEM (SPECTRA_ERR_IO) and a message that says so, leave its
+ *     object exactly as it was (the "snapshot" of each scenario: weights, serialized
+ *     optimizer state, checkpoint bytes, token ids, output arrays, the files on disk with no
+ *     temporary file left), and succeed when called again with the clean run's result; or
+ *   - succeed with exactly the clean run's result (a failure the library can do without,
+ *     such as a cache it could not grow).
  * The oracle is the clean run of the same call; leaks on the failure paths are found by the
- * ASan and valgrind runs of this test (scripts/run-tests.sh). */
+ * ASan and valgrind runs of this test (scripts/run-tests.sh). `test_faults NAME` runs the
+ * calls whose name contains NAME. */
 #include "spectra/spectra.h"
 #include "test_util.h"
 
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/fileio.h"
 
 /* ---- snapshots: the bytes a call may change ---- */
 typedef struct snap {
@@ -62,6 +66,12 @@ static void snap_dir_names(snap *s, const char *prefix) {
     for (int i = 0; i < n; i++) snap_add(s, names[i], strlen(names[i]) + 1);
 }
 
+/* The file an atomic write replaces: its previous version must survive a failed write. */
+static void previous_version(const char *path) {
+    FILE *fp = fopen(path, "wb");
+    if (fp) fputs("the previous version", fp), fclose(fp);
+}
+
 /* ---- the runner ---- */
 typedef struct scenario {
     const char *name;
@@ -71,7 +81,20 @@ typedef struct scenario {
     void (*teardown)(void *);
 } scenario;
 
-static void run(const scenario *sc) {
+/* What fails: allocations or I/O operations, the status that failure must give and a word
+ * its message must contain. */
+typedef struct fault_kind {
+    const char *what;
+    void (*arm)(long);
+    long (*count)(void);
+    spectra_status status;
+    const char *word;
+} fault_kind;
+static const fault_kind ALLOC = {"allocations", spectra_fault_alloc_at, spectra_fault_alloc_count, SPECTRA_ERR_NOMEM,
+                                 "memory"};
+static const fault_kind IO = {"I/O operations", spectra_fault_io_at, spectra_fault_io_count, SPECTRA_ERR_IO, "faults_"};
+
+static void run(const scenario *sc, const fault_kind *fk) {
     void *f = sc->setup();
     if (!f) {
         CHECK_MSG(0, "%s: setup failed: %s", sc->name, spectra_last_error());
@@ -80,18 +103,18 @@ static void run(const scenario *sc) {
     snap ref = {0};
     sc->snapshot(f, &ref); /* as the faulted runs do: a snapshot may warm caches */
     snap_free(&ref);
-    spectra_fault_alloc_at(-1);
+    fk->arm(-1);
     spectra_status st = sc->op(f);
-    long n = spectra_fault_alloc_count();
+    long n = fk->count();
     CHECK_MSG(st == SPECTRA_OK, "%s: the clean run failed: %s", sc->name, spectra_last_error());
     sc->snapshot(f, &ref);
     sc->teardown(f);
     if (n == 0) {
-        printf("%-30s    0 allocations: cannot run out of memory\n", sc->name);
+        printf("%-30s    0 %s: none can fail\n", sc->name, fk->what);
         snap_free(&ref);
         return;
     }
-    long nomem = 0, benign = 0, bad = 0;
+    long failed = 0, benign = 0, bad = 0;
     for (long i = 0; i < n; i++) {
         f = sc->setup();
         if (!f) {
@@ -100,33 +123,33 @@ static void run(const scenario *sc) {
         }
         snap before = {0}, after = {0};
         sc->snapshot(f, &before);
-        spectra_fault_alloc_at(i);
+        fk->arm(i);
         st = sc->op(f);
-        long made = spectra_fault_alloc_count();
-        spectra_fault_alloc_at(-1);
+        long made = fk->count();
+        fk->arm(-1);
         int fails0 = test_failures;
-        CHECK_MSG(made > i, "%s: allocation %ld of %ld was never made (%ld made)", sc->name, i, n, made);
+        CHECK_MSG(made > i, "%s: %s %ld of %ld was never made (%ld made)", sc->name, fk->what, i, n, made);
         sc->snapshot(f, &after);
         if (st == SPECTRA_OK) {
             benign++;
-            CHECK_MSG(snap_eq(&after, &ref), "%s: allocation %ld of %ld failed; the call said OK with another result",
-                      sc->name, i, n);
+            CHECK_MSG(snap_eq(&after, &ref), "%s: %s %ld of %ld failed; the call said OK with another result", sc->name,
+                      fk->what, i, n);
         } else {
-            nomem++;
+            failed++;
             const char *msg = spectra_last_error();
-            CHECK_MSG(st == SPECTRA_ERR_NOMEM, "%s: allocation %ld of %ld failed; status %s: %s", sc->name, i, n,
+            CHECK_MSG(st == fk->status, "%s: %s %ld of %ld failed; status %s: %s", sc->name, fk->what, i, n,
                       spectra_status_name(st), msg);
-            CHECK_MSG(msg && strstr(msg, "memory"), "%s: allocation %ld: message '%s' does not say what ran out",
-                      sc->name, i, msg ? msg : "(null)");
-            CHECK_MSG(snap_eq(&after, &before), "%s: allocation %ld of %ld failed and the call changed its object",
-                      sc->name, i, n);
+            CHECK_MSG(msg && strstr(msg, fk->word), "%s: %s %ld: message '%s' lacks '%s'", sc->name, fk->what, i,
+                      msg ? msg : "(null)", fk->word);
+            CHECK_MSG(snap_eq(&after, &before), "%s: %s %ld of %ld failed and the call changed its object", sc->name,
+                      fk->what, i, n);
             snap again = {0};
             st = sc->op(f);
-            CHECK_MSG(st == SPECTRA_OK, "%s: after allocation %ld failed, the call again failed: %s", sc->name, i,
+            CHECK_MSG(st == SPECTRA_OK, "%s: after %s %ld failed, the call again failed: %s", sc->name, fk->what, i,
                       spectra_last_error());
             sc->snapshot(f, &again);
-            CHECK_MSG(snap_eq(&again, &ref), "%s: after allocation %ld failed, the call again gave another result",
-                      sc->name, i);
+            CHECK_MSG(snap_eq(&again, &ref), "%s: after %s %ld failed, the call again gave another result", sc->name,
+                      fk->what, i);
             snap_free(&again);
         }
         bad += test_failures > fails0;
@@ -135,8 +158,8 @@ static void run(const scenario *sc) {
         sc->teardown(f);
     }
     snap_free(&ref);
-    printf("%-30s %4ld allocations: %4ld NOMEM with nothing changed, %3ld done without%s\n", sc->name, n, nomem, benign,
-           bad ? "  <-- FAILURES" : "");
+    printf("%-30s %4ld %s: %4ld failed with %s and nothing changed, %3ld done without%s\n", sc->name, n, fk->what,
+           failed, spectra_status_name(fk->status), benign, bad ? "  <-- FAILURES" : "");
 }
 
 /* ---- shared inputs, made once with faults off ---- */
@@ -347,7 +370,7 @@ static spectra_status op_optim_deserialize(void *p) {
 static spectra_status op_optim_load(void *p) { return spectra_optim_load(((fx_opt *)p)->opt, "faults_opt_in.bin"); }
 static spectra_status op_optim_save(void *p) { return spectra_optim_save(((fx_opt *)p)->opt, "faults_out.bin"); }
 static void *opt_setup_save(void) {
-    unlink("faults_out.bin");
+    previous_version("faults_out.bin");
     return opt_setup_n(NP, 1);
 }
 static void file_snap(void *p, snap *s) {
@@ -507,8 +530,8 @@ static spectra_status op_bpe_train(void *p) { return spectra_bpe_trainer_train((
 static void *bpe_setup_trained(void) {
     fx_tok *f = bpe_setup_text();
     if (f && spectra_bpe_trainer_train(f->bpe, VOCAB, NULL, NULL)) return NULL;
-    unlink("faults_bpe_out/vocab.bpe"), unlink("faults_bpe_out/encoder.json");
     mkdir("faults_bpe_out", 0755);
+    previous_version("faults_bpe_out/vocab.bpe"), previous_version("faults_bpe_out/encoder.json");
     return f;
 }
 static spectra_status op_bpe_save(void *p) {
@@ -595,7 +618,7 @@ static spectra_status op_shard_write(void *p) {
     return spectra_shard_write("faults_out.bin", ids, 100, VOCAB);
 }
 static void *shard_setup(void) {
-    unlink("faults_out.bin");
+    previous_version("faults_out.bin");
     return data_setup();
 }
 
@@ -640,7 +663,7 @@ static spectra_status op_trainer_eval(void *p) { return spectra_trainer_evaluate
 static spectra_status op_trainer_load(void *p) { return spectra_trainer_load(((fx_train *)p)->t, CKPT); }
 static spectra_status op_trainer_save(void *p) { return spectra_trainer_save(((fx_train *)p)->t, "faults_out.bin"); }
 static void *trainer_setup_save(void) {
-    unlink("faults_out.bin");
+    previous_version("faults_out.bin");
     return trainer_setup_stepped();
 }
 
@@ -764,7 +787,7 @@ int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
     setvbuf(stdout, NULL, _IONBF, 0);
     if (make_inputs()) {
-        fprintf(stderr, "test_alloc_faults: could not make the inputs: %s\n", spectra_last_error());
+        fprintf(stderr, "test_faults: could not make the inputs: %s\n", spectra_last_error());
         return 1;
     }
     const scenario all[] = {
@@ -816,24 +839,28 @@ int main(int argc, char **argv) {
         {"mean_gradient", an_setup_grad, op_mean_gradient, an_snap, an_teardown},
     };
     int ran = 0;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        scenario sc = all[i];
-        if (only && !strstr(sc.name, only)) continue;
-        if (!sc.setup) { /* add_param[algo]: every parameter before the first of algo is registered */
-            char algo[16] = "";
-            spectra_algo want = SPECTRA_ALGO_SPECTRA;
-            sscanf(strchr(sc.name, '['), "[%15[a-z]]", algo);
-            CHECK_OK(spectra_algo_from_name(algo, &want));
-            for (int j = 0; j < NP; j++)
-                if (P_ALGO[j] == want) {
-                    opt_params_added = j;
-                    break;
-                }
-            sc.setup = opt_setup_partial;
+    for (int kind = 0; kind < 2; kind++) {
+        const fault_kind *fk = kind ? &IO : &ALLOC;
+        printf("---- each of the %s of a call fails in turn ----\n", fk->what);
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+            scenario sc = all[i];
+            if (only && !strstr(sc.name, only)) continue;
+            if (!sc.setup) { /* add_param[algo]: every parameter before the first of algo is registered */
+                char algo[16] = "";
+                spectra_algo want = SPECTRA_ALGO_SPECTRA;
+                sscanf(strchr(sc.name, '['), "[%15[a-z]]", algo);
+                CHECK_OK(spectra_algo_from_name(algo, &want));
+                for (int j = 0; j < NP; j++)
+                    if (P_ALGO[j] == want) {
+                        opt_params_added = j;
+                        break;
+                    }
+                sc.setup = opt_setup_partial;
+            }
+            run(&sc, fk);
+            ran++;
         }
-        run(&sc);
-        ran++;
     }
-    printf("test_alloc_faults: %d calls, %d checks, %d failures\n", ran, test_checks, test_failures);
+    printf("test_faults: %d runs, %d checks, %d failures\n", ran, test_checks, test_failures);
     return test_failures ? 1 : 0;
 }
