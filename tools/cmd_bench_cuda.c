@@ -124,7 +124,7 @@ int cmd_bench_optim_cuda(int argc, char **argv) {
         return 2;
     }
     if (!spectra_cuda_available()) {
-        fprintf(stderr, "spectra bench optim --device cuda: no CUDA device visible, or libspectra built without CUDA\n");
+        fprintf(stderr, "spectra bench optim --device cuda: %s\n", spectra_last_error());
         return 1;
     }
     char dev[256];

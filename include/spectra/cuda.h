@@ -40,7 +40,9 @@ typedef enum spectra_cuda_dtype {
 
 typedef struct spectra_cuda_optim spectra_cuda_optim;
 
-/* 1 if the library was built with CUDA and a device is visible, else 0. */
+/* 1 if the library was built with CUDA and a device is visible, else 0 with the reason in
+ * spectra_last_error() (no CUDA in this build, the backend module could not be loaded, no
+ * device or no driver). */
 int spectra_cuda_available(void);
 
 /* Creates a handle on the current device. `seed` drives the bootstrap's Gaussian test

@@ -14,6 +14,7 @@
  * The bootstrap (first step) runs the randomized range finder with device gemms and does
  * the QRs and the small SVD on the host with the CPU library's code and the same random
  * draws, so the GPU and the CPU bootstrap agree to rounding. */
+#include "cuda/cuda_module.h" /* first: in the module build it renames the public functions */
 #include "spectra/cuda.h"
 
 #include "core/alloc.h"
@@ -29,7 +30,10 @@
 static spectra_status nocuda(void) {
     return spectra_set_error(SPECTRA_ERR_UNSUPPORTED, "libspectra was built without CUDA (SPECTRA_CUDA=OFF or no nvcc)");
 }
-int spectra_cuda_available(void) { return 0; }
+int spectra_cuda_available(void) {
+    nocuda();
+    return 0;
+}
 spectra_status spectra_cuda_optim_create(spectra_cuda_optim **out, uint64_t seed) {
     if (out) *out = NULL;
     return nocuda();
@@ -174,7 +178,10 @@ static spectra_status grow(spectra_cuda_optim *opt, dbuf *b, size_t bytes) {
 
 int spectra_cuda_available(void) {
     int n = 0;
-    return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaSuccess && n > 0) return 1;
+    spectra_set_error(SPECTRA_ERR_UNSUPPORTED, "no CUDA device: %s", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    return 0;
 }
 
 spectra_status spectra_cuda_optim_create(spectra_cuda_optim **out, uint64_t seed) {

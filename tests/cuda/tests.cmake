@@ -2,6 +2,9 @@
 # they exit 77 (SKIP) unless SPECTRA_REQUIRE_GPU=1.
 if(SPECTRA_HAVE_CUDA)
   spectra_add_c_test(test_cuda_optim ${CMAKE_CURRENT_LIST_DIR}/test_cuda_optim.c)
+  if(SPECTRA_CUDA_MODULE)
+    spectra_add_c_test(test_cuda_lazy ${CMAKE_CURRENT_LIST_DIR}/test_cuda_lazy.c)
+  endif()
   # compute-sanitizer hook: cmake -DSPECTRA_CUDA_MEMCHECK=ON ..., then ctest -L memcheck.
   option(SPECTRA_CUDA_MEMCHECK "Add compute-sanitizer memcheck/racecheck runs of the CUDA tests" OFF)
   if(SPECTRA_CUDA_MEMCHECK)
