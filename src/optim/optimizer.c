@@ -64,6 +64,7 @@ spectra_status spectra_optim_add_group(spectra_optim *opt, const spectra_hparams
         opt->cap_groups = cap;
     }
     opt->groups[opt->n_groups].hp = *hp;
+    opt->groups[opt->n_groups].oversample_cap = hp->oversample;
     if (group) *group = opt->n_groups;
     opt->n_groups++;
     return SPECTRA_OK;
@@ -207,6 +208,7 @@ spectra_status spectra_optim_add_param(spectra_optim *opt, int group, const char
     }
     reset_param(&p, hp);
     opt->params[opt->n_params++] = p;
+    if (hp->oversample < opt->groups[group].oversample_cap) opt->groups[group].oversample_cap = hp->oversample;
     return SPECTRA_OK;
 }
 
@@ -279,8 +281,10 @@ spectra_status spectra_optim_set_hparams(spectra_optim *opt, int group, const sp
         return FAIL(opt, SPECTRA_ERR_INVALID_ARG, "set_hparams: rank_ratio is fixed once parameters are registered");
     if (hp->algo == SPECTRA_ALGO_DION && hp->rank_fraction != old->rank_fraction)
         return FAIL(opt, SPECTRA_ERR_INVALID_ARG, "set_hparams: rank_fraction is fixed once parameters are registered");
-    if (hp->algo == SPECTRA_ALGO_SPECTRA && hp->oversample > old->oversample)
-        return FAIL(opt, SPECTRA_ERR_INVALID_ARG, "set_hparams: oversample cannot grow after registration (workspace is sized)");
+    if (hp->algo == SPECTRA_ALGO_SPECTRA && hp->oversample > opt->groups[group].oversample_cap)
+        return FAIL(opt, SPECTRA_ERR_INVALID_ARG,
+                    "set_hparams: oversample %d is larger than the %d the group's workspaces were sized for at registration",
+                    hp->oversample, opt->groups[group].oversample_cap);
     opt->groups[group].hp = *hp;
     return SPECTRA_OK;
 }

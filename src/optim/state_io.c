@@ -157,10 +157,11 @@ static spectra_status deserialize(spectra_optim *opt, const unsigned char *data,
          * refuses too: the workspaces were sized for this optimizer's rank and oversampling,
          * and a larger sketch from the file would run past them. */
         const spectra_hparams *now = &opt->groups[g].hp;
-        if (hps[g].algo == SPECTRA_ALGO_SPECTRA && hps[g].oversample > now->oversample) {
-            st = MISMATCH("optimizer state: group %u has oversample %d in the file but %d in the optimizer, whose workspaces "
-                          "are sized for it; create the optimizer with oversample >= %d",
-                          g, hps[g].oversample, now->oversample, hps[g].oversample);
+        const int cap = opt->groups[g].oversample_cap;
+        if (hps[g].algo == SPECTRA_ALGO_SPECTRA && hps[g].oversample > cap) {
+            st = MISMATCH("optimizer state: group %u has oversample %d in the file, but the optimizer's workspaces are "
+                          "sized for at most %d; create the optimizer with oversample >= %d",
+                          g, hps[g].oversample, cap, hps[g].oversample);
             goto done;
         }
         if ((hps[g].algo == SPECTRA_ALGO_SPECTRA && hps[g].rank_ratio != now->rank_ratio) ||

@@ -9,7 +9,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 # Seeds: a valid shard (3 tokens) and a few texts with the tricky parts of GPT-2's pattern.
-mkdir -p "$WORK/fuzz_shard" "$WORK/fuzz_encode"
+mkdir -p "$WORK/fuzz_shard" "$WORK/fuzz_encode" "$WORK/fuzz_state"
 {
   printf '\x88\xd8\x34\x01\x01\x00\x00\x00\x03\x00\x00\x00'
   head -c 1012 /dev/zero
@@ -17,9 +17,12 @@ mkdir -p "$WORK/fuzz_shard" "$WORK/fuzz_encode"
 } > "$WORK/fuzz_shard/valid"
 printf "It's 12 o'clock  \n\n\tcaf\xc3\xa9 \xf0\x9f\x98\x80 \xe6\x97\xa5" > "$WORK/fuzz_encode/mixed"
 printf '\xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80 \xe2\x80 x\xef\xbb\xbf\xc2\xa0 y' > "$WORK/fuzz_encode/bad_utf8"
+# fuzz_state builds its images from a valid one (tests/optim/fuzz_state.c): byte 0 odd = patch it
+printf '\x01' > "$WORK/fuzz_state/valid"
+printf '\x03\x00\x40\x00\x10\x00' > "$WORK/fuzz_state/cut"
 
 status=0
-for target in fuzz_shard fuzz_encode; do
+for target in fuzz_shard fuzz_encode fuzz_state; do
   exe=""
   for cand in "$BUILD/tests/$target" "$BUILD/$target"; do
     [[ -x "$cand" ]] && exe="$cand" && break

@@ -480,7 +480,42 @@ static void test_load_rules(void) {
     CHECK_OK(spectra_optim_get_hparams(larger, 0, &got));
     CHECK(got.oversample == 0);
     CHECK_OK(spectra_optim_step(larger));
+    /* and back: its workspaces are still sized for 40 (it refused this before 2026-11-30,
+     * found by fuzz_state: a state saved with the original oversampling did not load back) */
+    const char *path40 = "test_optim_rules_40.bin";
+    big = make_spectra(md, 40, 0.05f);
+    CHECK_OK(spectra_optim_save(big, path40));
+    spectra_optim_destroy(big);
+    CHECK_OK(spectra_optim_load(larger, path40));
+    CHECK_OK(spectra_optim_get_hparams(larger, 0, &got));
+    CHECK(got.oversample == 40);
+    CHECK_OK(spectra_optim_step(larger));
+    got.oversample = 41;
+    CHECK(spectra_optim_set_hparams(larger, 0, &got) == SPECTRA_ERR_INVALID_ARG);
+    got.oversample = 40;
+    CHECK_OK(spectra_optim_set_hparams(larger, 0, &got));
     spectra_optim_destroy(larger);
+
+    /* A parameter registered while the oversampling is lowered is sized for the lower value:
+     * the group's ceiling drops with it. */
+    {
+        static float wa[16 * 24], ga[16 * 24], wb[64 * 96], gb[64 * 96];
+        spectra_optim *o = NULL;
+        spectra_hparams hp = spectra_hparams_default(SPECTRA_ALGO_SPECTRA);
+        hp.oversample = 40;
+        int grp;
+        CHECK_OK(spectra_optim_create(&o, 3));
+        CHECK_OK(spectra_optim_add_group(o, &hp, &grp));
+        CHECK_OK(spectra_optim_add_param(o, grp, "a", wa, ga, 16, 24));
+        hp.oversample = 2;
+        CHECK_OK(spectra_optim_set_hparams(o, grp, &hp));
+        CHECK_OK(spectra_optim_add_param(o, grp, "b", wb, gb, 64, 96));
+        hp.oversample = 3;
+        CHECK(spectra_optim_set_hparams(o, grp, &hp) == SPECTRA_ERR_INVALID_ARG);
+        hp.oversample = 2;
+        CHECK_OK(spectra_optim_set_hparams(o, grp, &hp));
+        spectra_optim_destroy(o);
+    }
 
     /* The same ranks from another rank ratio: the group's ratio would have changed silently. */
     spectra_optim *other = make_spectra(md, 0, 0.0501f);
