@@ -115,7 +115,9 @@ spectra_status spectra_optim_step(spectra_optim *opt);
  * e.g. while computing the global gradient norm for clipping. */
 void spectra_optim_set_check_finite(spectra_optim *opt, int enabled);
 
-/* Group hyperparameters: read, or replace (validated; the algorithm cannot change). */
+/* Group hyperparameters: read, or replace (validated; the algorithm, Spectra's rank ratio and
+ * Dion's rank fraction cannot change, and Spectra's oversampling cannot exceed what the
+ * group's workspaces were sized for when its parameters were registered). */
 spectra_status spectra_optim_get_hparams(const spectra_optim *opt, int group, spectra_hparams *out);
 spectra_status spectra_optim_set_hparams(spectra_optim *opt, int group, const spectra_hparams *hp);
 /* Shorthand for schedules. */
@@ -189,7 +191,8 @@ spectra_status spectra_optim_spike_diag(const spectra_optim *opt, int index, spe
  * buffers) and a CRC-32 trailer. Loading validates everything first and fails with a
  * message naming the first mismatch (name, shape, algorithm, group count, and the rules of
  * spectra_optim_set_hparams: the same rank ratio / fraction, an oversampling no larger than
- * the optimizer's); on failure the optimizer is unchanged. The file's hyperparameters
+ * the group's workspaces were sized for at registration); on failure the optimizer is
+ * unchanged. The file's hyperparameters
  * replace the optimizer's on success. */
 spectra_status spectra_optim_save(const spectra_optim *opt, const char *path); /* atomic */
 spectra_status spectra_optim_load(spectra_optim *opt, const char *path);
