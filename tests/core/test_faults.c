@@ -10,9 +10,10 @@
  *     temporary file left), and succeed when called again with the clean run's result; or
  *   - succeed with exactly the clean run's result (a failure the library can do without,
  *     such as a cache it could not grow).
- * The oracle is the clean run of the same call; leaks on the failure paths are found by the
- * ASan and valgrind runs of this test (scripts/run-tests.sh). `test_faults NAME` runs the
- * calls whose name contains NAME. */
+ * The oracle is the clean run of the same call. After each faulted run and its teardown, no
+ * file descriptor and no mapping of a test file may be left open; memory leaks on the failure
+ * paths are found by the ASan and valgrind runs of this test (scripts/run-tests.sh).
+ * `test_faults NAME` runs the calls whose name contains NAME. */
 #include "spectra/spectra.h"
 #include "test_util.h"
 
@@ -81,6 +82,24 @@ typedef struct scenario {
     void (*teardown)(void *);
 } scenario;
 
+/* Open file descriptors, and mappings of this test's files ("faults_" in the path): a failure
+ * path that forgets a close or an munmap shows as more of either after the teardown. */
+static int open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (d && readdir(d)) n++;
+    if (d) closedir(d);
+    return n;
+}
+static int mapped_test_files(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[4096];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) n += strstr(line, "faults_") != NULL;
+    if (f) fclose(f);
+    return n;
+}
+
 /* What fails: allocations or I/O operations, the status that failure must give and a word
  * its message must contain. */
 typedef struct fault_kind {
@@ -116,6 +135,7 @@ static void run(const scenario *sc, const fault_kind *fk) {
     }
     long failed = 0, benign = 0, bad = 0;
     for (long i = 0; i < n; i++) {
+        const int fds0 = open_fds();
         f = sc->setup();
         if (!f) {
             CHECK_MSG(0, "%s: setup failed: %s", sc->name, spectra_last_error());
@@ -152,10 +172,13 @@ static void run(const scenario *sc, const fault_kind *fk) {
                       fk->what, i);
             snap_free(&again);
         }
-        bad += test_failures > fails0;
         snap_free(&before);
         snap_free(&after);
         sc->teardown(f);
+        CHECK_MSG(open_fds() == fds0 && mapped_test_files() == 0,
+                  "%s: %s %ld failed: %d file descriptors open after the teardown (%d before), %d mappings of test files",
+                  sc->name, fk->what, i, open_fds(), fds0, mapped_test_files());
+        bad += test_failures > fails0;
     }
     snap_free(&ref);
     printf("%-30s %4ld %s: %4ld failed with %s and nothing changed, %3ld done without%s\n", sc->name, n, fk->what,
