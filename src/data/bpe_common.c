@@ -419,29 +419,35 @@ static int strmap_resize(spectra_strmap *m, size_t cap) {
     return 0;
 }
 
-static int strmap_grow(spectra_strmap *m) { return strmap_resize(m, m->cap * 2); }
-
-int spectra_strmap_reserve(spectra_strmap *m, size_t keys, size_t key_bytes) {
+/* Room for `keys` more keys: the table doubles until they fit under the 3/4 load bound. */
+static int strmap_room(spectra_strmap *m, size_t keys) {
     size_t cap = m->cap;
-    while ((m->count + keys + 1) * 4 > cap * 3) {
+    while ((m->count + keys) * 4 > cap * 3) {
         if (cap > SIZE_MAX / 4) return -1;
         cap *= 2;
     }
-    if (cap != m->cap && strmap_resize(m, cap)) return -1;
-    if (m->arena_len + key_bytes > m->arena_cap) {
-        size_t nc = m->arena_cap ? m->arena_cap : 4096;
-        while (nc < m->arena_len + key_bytes) nc *= 2;
-        unsigned char *a = spectra_realloc(m->arena, nc);
-        if (!a) return -1;
-        m->arena = a;
-        m->arena_cap = nc;
-    }
+    return cap != m->cap ? strmap_resize(m, cap) : 0;
+}
+
+/* Room for `bytes` more key bytes in the arena (doubling). */
+static int arena_room(spectra_strmap *m, size_t bytes) {
+    if (m->arena_len + bytes <= m->arena_cap) return 0;
+    size_t nc = m->arena_cap ? m->arena_cap : 4096;
+    while (nc < m->arena_len + bytes) nc *= 2;
+    unsigned char *a = spectra_realloc(m->arena, nc);
+    if (!a) return -1;
+    m->arena = a;
+    m->arena_cap = nc;
     return 0;
+}
+
+int spectra_strmap_reserve(spectra_strmap *m, size_t keys, size_t key_bytes) {
+    return strmap_room(m, keys) || arena_room(m, key_bytes) ? -1 : 0;
 }
 
 uint64_t *spectra_strmap_put(spectra_strmap *m, const void *key, size_t n, int *is_new) {
     if (n > UINT32_MAX) return NULL;
-    if ((m->count + 1) * 4 > m->cap * 3 && strmap_grow(m)) return NULL;
+    if (strmap_room(m, 1)) return NULL;
     uint64_t h = spectra_hash_bytes(key, n);
     size_t mask = m->cap - 1, i = h & mask;
     for (;; i = (i + 1) & mask) {
@@ -451,14 +457,7 @@ uint64_t *spectra_strmap_put(spectra_strmap *m, const void *key, size_t n, int *
             return &m->vals[i];
         }
     }
-    if (m->arena_len + n > m->arena_cap) {
-        size_t nc = m->arena_cap ? m->arena_cap * 2 : 4096;
-        while (nc < m->arena_len + n) nc *= 2;
-        unsigned char *a = spectra_realloc(m->arena, nc);
-        if (!a) return NULL;
-        m->arena = a;
-        m->arena_cap = nc;
-    }
+    if (arena_room(m, n)) return NULL;
     if (n) memcpy(m->arena + m->arena_len, key, n);
     m->hashes[i] = h;
     m->koff[i] = m->arena_len;
