@@ -1,29 +1,16 @@
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/fault.h"
 
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The fault hook: a sequence number per allocation, and the one to fail (-1: none). Relaxed
- * atomics: allocations may come from OpenMP threads; one add per allocation costs nothing
- * beside the allocation itself. */
-static atomic_long alloc_seq;
-static atomic_long alloc_fail_at = -1;
+static spectra_fault_point alloc_faults = SPECTRA_FAULT_POINT_INIT;
 
-void spectra_fault_alloc_at(long n) {
-    atomic_store_explicit(&alloc_fail_at, -1, memory_order_relaxed);
-    atomic_store_explicit(&alloc_seq, 0, memory_order_relaxed);
-    atomic_store_explicit(&alloc_fail_at, n < 0 ? -1 : n, memory_order_relaxed);
-}
-
-long spectra_fault_alloc_count(void) { return atomic_load_explicit(&alloc_seq, memory_order_relaxed); }
-
-static int alloc_fault(void) {
-    long seq = atomic_fetch_add_explicit(&alloc_seq, 1, memory_order_relaxed);
-    return seq == atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
-}
+void spectra_fault_alloc_at(long n) { spectra_fault_point_arm(&alloc_faults, n); }
+long spectra_fault_alloc_count(void) { return spectra_fault_point_count(&alloc_faults); }
+static int alloc_fault(void) { return spectra_fault_point_hit(&alloc_faults); }
 
 void *spectra_malloc(size_t bytes) { return alloc_fault() ? NULL : malloc(bytes ? bytes : 1); }
 

@@ -2,9 +2,9 @@
 #include "core/fileio.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/fault.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,22 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The I/O fault hook (as the allocation one in alloc.c): operation number io_fail_at since
- * the last spectra_fault_io_at fails with EIO. */
-static atomic_long io_seq;
-static atomic_long io_fail_at = -1;
+/* The I/O fault hook (as the allocation one in alloc.c). */
+static spectra_fault_point io_faults = SPECTRA_FAULT_POINT_INIT;
 
-void spectra_fault_io_at(long n) {
-    atomic_store_explicit(&io_fail_at, -1, memory_order_relaxed);
-    atomic_store_explicit(&io_seq, 0, memory_order_relaxed);
-    atomic_store_explicit(&io_fail_at, n < 0 ? -1 : n, memory_order_relaxed);
-}
-
-long spectra_fault_io_count(void) { return atomic_load_explicit(&io_seq, memory_order_relaxed); }
+void spectra_fault_io_at(long n) { spectra_fault_point_arm(&io_faults, n); }
+long spectra_fault_io_count(void) { return spectra_fault_point_count(&io_faults); }
 
 int spectra_io_fault(void) {
-    long seq = atomic_fetch_add_explicit(&io_seq, 1, memory_order_relaxed);
-    if (seq != atomic_load_explicit(&io_fail_at, memory_order_relaxed)) return 0;
+    if (!spectra_fault_point_hit(&io_faults)) return 0;
     errno = EIO;
     return 1;
 }
