@@ -46,8 +46,8 @@ static void snap_u64(snap *s, uint64_t v) { snap_add(s, &v, sizeof v); }
 static int snap_eq(const snap *a, const snap *b) { return a->n == b->n && (!a->n || !memcmp(a->p, b->p, a->n)); }
 static void snap_free(snap *s) { free(s->p), s->p = NULL, s->n = s->cap = 0; }
 
-/* A file's bytes, or a marker if it does not exist; and every file of the working directory
- * whose name starts with `prefix` (the temporary files of an atomic write must be gone). */
+/* A file's bytes, or a marker if it does not exist; and the names in `dir` that start with
+ * `prefix` (the temporary files of an atomic write must be gone). */
 static void snap_file(snap *s, const char *path) {
     size_t len = 0;
     void *b = test_read_file(path, &len);
@@ -55,8 +55,8 @@ static void snap_file(snap *s, const char *path) {
     if (b) snap_add(s, b, len);
     free(b);
 }
-static void snap_dir_names(snap *s, const char *prefix) {
-    DIR *d = opendir(".");
+static void snap_dir_names(snap *s, const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
     struct dirent *e;
     char names[64][256];
     int n = 0;
@@ -399,7 +399,7 @@ static void *opt_setup_save(void) {
 static void file_snap(void *p, snap *s) {
     (void)p;
     snap_file(s, "faults_out.bin");
-    snap_dir_names(s, "faults_out");
+    snap_dir_names(s, ".", "faults_out");
 }
 
 /* ---- model ---- */
@@ -564,12 +564,7 @@ static void bpe_out_snap(void *p, snap *s) {
     (void)p;
     snap_file(s, "faults_bpe_out/vocab.bpe");
     snap_file(s, "faults_bpe_out/encoder.json");
-    DIR *d = opendir("faults_bpe_out");
-    struct dirent *e;
-    size_t n = 0;
-    while (d && (e = readdir(d)) != NULL) n++;
-    if (d) closedir(d);
-    snap_u64(s, n); /* no temporary files left */
+    snap_dir_names(s, "faults_bpe_out", "");
 }
 
 /* ---- data: shards, loader, corpus ---- */
