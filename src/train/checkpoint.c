@@ -131,6 +131,11 @@ static spectra_status parse(const char *path, const unsigned char *d, size_t len
         return spectra_set_error(SPECTRA_ERR_FORMAT, "'%s': malformed checkpoint body", path);
     if (spectra_train_config_validate(&p->cfg) != SPECTRA_OK)
         return spectra_set_error(SPECTRA_ERR_FORMAT, "'%s': invalid stored config: %s", path, spectra_last_error());
+    /* Checked here, before anything is built from the config: a model is only ever sized
+     * by a config whose parameters the file actually holds. */
+    if (p->np != spectra_model_config_num_params(&p->cfg.model))
+        return spectra_set_error(SPECTRA_ERR_FORMAT, "'%s': %llu parameters stored, its config has %zu", path,
+                                 (unsigned long long)p->np, spectra_model_config_num_params(&p->cfg.model));
     return SPECTRA_OK;
 }
 
@@ -210,9 +215,7 @@ spectra_status spectra_checkpoint_load_model(const char *path, spectra_model **o
     spectra_status st = read_parse(path, &data, &p);
     if (st != SPECTRA_OK) return st;
     spectra_model *m = NULL;
-    st = spectra_model_create(&m, &p.cfg.model, p.cfg.seed);
-    if (st == SPECTRA_OK && spectra_model_num_params(m) != p.np)
-        st = spectra_set_error(SPECTRA_ERR_FORMAT, "'%s': parameter count does not match its config", path);
+    st = spectra_model_create(&m, &p.cfg.model, p.cfg.seed); /* p.np is its parameter count (parse) */
     if (st == SPECTRA_OK) {
         memcpy(spectra_model_params(m), p.params, p.np * sizeof(float));
         *out = m;
