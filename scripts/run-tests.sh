@@ -77,9 +77,9 @@ SUMMARY+=("install: find_package and pkg-config consumers ran")
 
 step "fuzz: libFuzzer targets (clang, ASan+UBSan)"
 cmake -S "$ROOT" -B "$OUT/fuzz" -DSPECTRA_WERROR=ON -DSPECTRA_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo > "$OUT/fuzz.configure.log" 2>&1 || { cat "$OUT/fuzz.configure.log"; exit 1; }
-cmake --build "$OUT/fuzz" -j "$JOBS" --target fuzz_shard fuzz_encode fuzz_state
+cmake --build "$OUT/fuzz" -j "$JOBS" --target fuzz_shard fuzz_encode fuzz_state fuzz_tokfiles fuzz_checkpoint
 bash "$ROOT/tests/data/run_fuzz.sh" "$OUT/fuzz" "${FUZZ_SECONDS:-60}"
-SUMMARY+=("fuzz: fuzz_shard, fuzz_encode and fuzz_state ran ${FUZZ_SECONDS:-60} s each without findings")
+SUMMARY+=("fuzz: fuzz_shard, fuzz_encode, fuzz_state, fuzz_tokfiles and fuzz_checkpoint ran ${FUZZ_SECONDS:-60} s each without findings")
 
 for extra in "$ROOT"/tests/*/ci.sh; do
   [ -f "$extra" ] || continue

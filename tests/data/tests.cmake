@@ -6,25 +6,10 @@ spectra_add_c_test(test_bpe_train ${CMAKE_CURRENT_LIST_DIR}/test_bpe_train.c)
 spectra_add_c_test(test_pretok ${CMAKE_CURRENT_LIST_DIR}/test_pretok.c)
 spectra_add_c_test(test_data_badinput ${CMAKE_CURRENT_LIST_DIR}/test_data_badinput.c)
 
-# libFuzzer targets (clang only): -DSPECTRA_FUZZ=ON -DCMAKE_C_COMPILER=clang, then
-# tests/data/run_fuzz.sh BUILD_DIR SECONDS.
-if(SPECTRA_FUZZ)
-  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
-    message(FATAL_ERROR "SPECTRA_FUZZ needs clang (-DCMAKE_C_COMPILER=clang)")
-  endif()
-  # Coverage feedback from the library code under test, not only from the harness.
-  # Everything that links libspectra then needs the sanitizer runtimes too.
-  target_compile_options(spectra PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
-  target_link_options(spectra INTERFACE -fsanitize=address,undefined)
-  foreach(fz fuzz_shard fuzz_encode)
-    add_executable(${fz} ${CMAKE_CURRENT_LIST_DIR}/${fz}.c)
-    target_include_directories(${fz} PRIVATE ${PROJECT_SOURCE_DIR}/src)
-    target_compile_options(${fz} PRIVATE ${SPECTRA_WARNINGS} -fsanitize=fuzzer,address,undefined -g)
-    target_compile_definitions(${fz} PRIVATE _GNU_SOURCE)
-    target_link_options(${fz} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(${fz} PRIVATE spectra)
-  endforeach()
-endif()
+# libFuzzer targets (tests/CMakeLists.txt): shard images, encoding, tokenizer files.
+spectra_add_fuzzer(fuzz_shard ${CMAKE_CURRENT_LIST_DIR}/fuzz_shard.c)
+spectra_add_fuzzer(fuzz_encode ${CMAKE_CURRENT_LIST_DIR}/fuzz_encode.c)
+spectra_add_fuzzer(fuzz_tokfiles ${CMAKE_CURRENT_LIST_DIR}/fuzz_tokfiles.c)
 
 if(SPECTRA_BUILD_TOOLS AND SPECTRA_SYSTEM_PYTHON)
   add_test(NAME test_prepare_cli

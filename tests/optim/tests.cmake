@@ -10,12 +10,5 @@ foreach(oracle adamw_vs_torch muon_dion_vs_numpy)
   set_tests_properties(${oracle} PROPERTIES SKIP_RETURN_CODE 77 ENVIRONMENT "OMP_NUM_THREADS=2;PYTHONDONTWRITEBYTECODE=1")
 endforeach()
 
-# libFuzzer target for optimizer state images (tests/data/run_fuzz.sh runs it with the others).
-if(SPECTRA_FUZZ)
-  add_executable(fuzz_state ${CMAKE_CURRENT_LIST_DIR}/fuzz_state.c)
-  target_include_directories(fuzz_state PRIVATE ${PROJECT_SOURCE_DIR}/src)
-  target_compile_options(fuzz_state PRIVATE ${SPECTRA_WARNINGS} -fsanitize=fuzzer,address,undefined -g)
-  target_compile_definitions(fuzz_state PRIVATE _GNU_SOURCE)
-  target_link_options(fuzz_state PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_libraries(fuzz_state PRIVATE spectra)
-endif()
+# libFuzzer target for optimizer state images (tests/CMakeLists.txt).
+spectra_add_fuzzer(fuzz_state ${CMAKE_CURRENT_LIST_DIR}/fuzz_state.c)
