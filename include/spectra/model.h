@@ -59,8 +59,12 @@ const char *const *spectra_model_preset_names(void);
 /* The largest parameter count a config may have (2^36, 69e9 floats; LLaMA3-8B has 8e9). */
 #define SPECTRA_MODEL_PARAMS_MAX ((size_t)1 << 36)
 
+/* The most layers a config may have (LLaMA3-405B has 126). */
+#define SPECTRA_MODEL_LAYERS_MAX 4096
+
 /* Checks a config for consistency; the message says which field is wrong. Every dimension
- * is at most 2^24 and the parameter count at most SPECTRA_MODEL_PARAMS_MAX. */
+ * is at most 2^24, n_layers at most SPECTRA_MODEL_LAYERS_MAX and the parameter count at most
+ * SPECTRA_MODEL_PARAMS_MAX. */
 spectra_status spectra_model_config_validate(const spectra_model_config *config);
 
 /* Parameter count of a config without allocating (0 if invalid). */

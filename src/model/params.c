@@ -37,11 +37,11 @@ size_t spectra_model_build_table(const spectra_model_config *c, spectra_tensor_i
     const size_t q = (size_t)c->n_heads * hd, kv = (size_t)c->n_kv_heads * hd;
     const size_t ff = (size_t)c->d_ff, V = (size_t)c->vocab_size;
     size_t idx = 0, off = 0;
-    char name[SPECTRA_TENSOR_NAME_MAX];
+    char name[SPECTRA_TENSOR_NAME_MAX] = ""; /* named only when a table is filled */
     off = add(table, &idx, off, "tok_emb", V, d, SPECTRA_TENSOR_EMBEDDING, -1);
     for (int l = 0; l < c->n_layers; l++) {
 #define LAYER(suffix, rows, cols, kind)                                        \
-    snprintf(name, sizeof name, "layers.%d.%s", l, suffix);                  \
+    if (table) snprintf(name, sizeof name, "layers.%d.%s", l, suffix);       \
     off = add(table, &idx, off, name, rows, cols, kind, l)
         LAYER("attn_norm", 1, d, SPECTRA_TENSOR_NORM);
         LAYER("attn.wq", q, d, SPECTRA_TENSOR_HIDDEN);

@@ -62,6 +62,11 @@ spectra_status spectra_model_config_validate(const spectra_model_config *c) {
             return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
                                      "model config: %s = %d must be in [1, %d]", dims[i].name,
                                      dims[i].v, DIM_MAX);
+    /* Bounded apart from the parameter count: with tiny widths, millions of layers fit in
+     * it, and a model is built (and a checkpoint's config checked) layer by layer. */
+    if (c->n_layers > SPECTRA_MODEL_LAYERS_MAX)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "model config: n_layers = %d must be at most %d",
+                                 c->n_layers, SPECTRA_MODEL_LAYERS_MAX);
     if (c->n_heads % c->n_kv_heads != 0)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
                                  "model config: n_kv_heads = %d does not divide n_heads = %d",

@@ -336,13 +336,15 @@ static void test_errors(void) {
     BAD(head_dim, 7, "head_dim");      /* odd: RoPE needs pairs */
     BAD(rope_theta, 0.0f, "rope_theta");
     BAD(norm_eps, 0.0f, "norm_eps");
+    BAD(n_layers, SPECTRA_MODEL_LAYERS_MAX + 1, "n_layers");
 #undef BAD
-    /* Every dimension within its bound, the count far beyond size_t: it used to wrap to 2^25,
-     * pass, and the model wrote past its allocation. The count is formed here in long double. */
+    /* Every dimension within its bound, the count 2^24 times the cap (with 2^16 layers, before
+     * they were bounded, it went beyond size_t, wrapped to 2^25, passed, and the model wrote
+     * past its allocation). The count is formed here in long double. */
     c = base;
     c.vocab_size = 1;
     c.d_model = 1 << 24;
-    c.n_layers = 1 << 16;
+    c.n_layers = SPECTRA_MODEL_LAYERS_MAX;
     c.n_heads = c.n_kv_heads = 1;
     c.head_dim = 2;
     c.d_ff = 5592402;
