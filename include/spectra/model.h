@@ -62,9 +62,13 @@ const char *const *spectra_model_preset_names(void);
 /* The most layers a config may have (LLaMA3-405B has 126). */
 #define SPECTRA_MODEL_LAYERS_MAX 4096
 
+/* The largest RoPE table, max_seq_len * head_dim / 2 entries (two of them, 256 MiB each at
+ * the bound; 1 M positions at head_dim 128). */
+#define SPECTRA_MODEL_ROPE_MAX ((size_t)1 << 26)
+
 /* Checks a config for consistency; the message says which field is wrong. Every dimension
- * is at most 2^24, n_layers at most SPECTRA_MODEL_LAYERS_MAX and the parameter count at most
- * SPECTRA_MODEL_PARAMS_MAX. */
+ * is at most 2^24, n_layers at most SPECTRA_MODEL_LAYERS_MAX, the RoPE tables at most
+ * SPECTRA_MODEL_ROPE_MAX entries and the parameter count at most SPECTRA_MODEL_PARAMS_MAX. */
 spectra_status spectra_model_config_validate(const spectra_model_config *config);
 
 /* Parameter count of a config without allocating (0 if invalid). */

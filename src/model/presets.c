@@ -84,6 +84,12 @@ spectra_status spectra_model_config_validate(const spectra_model_config *c) {
     if (hd % 2 != 0)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
                                  "model config: head_dim = %d must be even for RoPE", hd);
+    /* The tables are built when the model is: a checkpoint's config must not be able to ask
+     * for gigabytes that its parameter count does not show. */
+    if ((size_t)c->max_seq_len * (size_t)(hd / 2) > SPECTRA_MODEL_ROPE_MAX)
+        return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
+                                 "model config: max_seq_len * head_dim / 2 = %zu RoPE entries; at most %zu",
+                                 (size_t)c->max_seq_len * (size_t)(hd / 2), SPECTRA_MODEL_ROPE_MAX);
     if ((long long)(c->n_heads + 2LL * c->n_kv_heads) * hd > DIM_MAX)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG,
                                  "model config: (n_heads + 2 n_kv_heads) * head_dim too large");

@@ -338,6 +338,13 @@ static void test_errors(void) {
     BAD(norm_eps, 0.0f, "norm_eps");
     BAD(n_layers, SPECTRA_MODEL_LAYERS_MAX + 1, "n_layers");
 #undef BAD
+    /* RoPE tables: 1 M positions at head_dim 128 fit, one more does not. */
+    c = base;
+    c.head_dim = 128;
+    c.max_seq_len = (int)(2 * SPECTRA_MODEL_ROPE_MAX / 128);
+    CHECK_OK(spectra_model_config_validate(&c));
+    c.max_seq_len++;
+    CHECK(spectra_model_config_validate(&c) == SPECTRA_ERR_INVALID_ARG && strstr(spectra_last_error(), "RoPE"));
     /* Every dimension within its bound, the count 2^24 times the cap (with 2^16 layers, before
      * they were bounded, it went beyond size_t, wrapped to 2^25, passed, and the model wrote
      * past its allocation). The count is formed here in long double. */
