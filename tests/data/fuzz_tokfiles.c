@@ -21,6 +21,7 @@
 
 #include "data/bpe_internal.h"
 #include "fuzz_small_bpe.h"
+#include "fuzz_util.h"
 #include "spectra/data.h"
 #include "spectra/status.h"
 
@@ -29,27 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static unsigned char *base[2]; /* the trained encoder.json and vocab.bpe */
 static size_t base_len[2];
 static char path[2][600];      /* where each input's pair is written */
-
-static unsigned char *slurp(const char *p, size_t *n) {
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    unsigned char *b = NULL;
-    if (!fseek(f, 0, SEEK_END)) {
-        long len = ftell(f);
-        if (len > 0 && !fseek(f, 0, SEEK_SET) && (b = malloc((size_t)len)) && fread(b, 1, (size_t)len, f) != (size_t)len) {
-            free(b);
-            b = NULL;
-        }
-        *n = len > 0 ? (size_t)len : 0;
-    }
-    fclose(f);
-    return b;
-}
-
-static void spill(const char *p, const void *d, size_t n) {
-    FILE *f = fopen(p, "wb");
-    if (!f || (n && fwrite(d, 1, n, f) != n) || fclose(f)) __builtin_trap();
-}
 
 static char work[] = "/tmp/spectra_fuzz_tokfiles_XXXXXX";
 
@@ -66,7 +46,7 @@ static void setup(void) {
     for (int i = 0; i < 2; i++) {
         char p[600];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        if (!(base[i] = slurp(p, &base_len[i])) || base_len[i] < 2) __builtin_trap();
+        if (!(base[i] = fuzz_slurp(p, &base_len[i])) || base_len[i] < 2) __builtin_trap();
         remove(p);
         snprintf(path[i], sizeof path[i], "%s/%s", work, names[i]);
     }
@@ -126,8 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
         }
     }
-    spill(path[0], file[0], len[0]);
-    spill(path[1], file[1], len[1]);
+    fuzz_spill(path[0], file[0], len[0]);
+    fuzz_spill(path[1], file[1], len[1]);
     free(file[0]);
     free(file[1]);
 

@@ -13,7 +13,6 @@
  * count; a refused trainer_load changes nothing (the trainer saves the same bytes as before);
  * after an accepted one the trainer steps (any status), and loading the valid checkpoint
  * back restores it exactly. */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/fileio.h"
+#include "fuzz_util.h"
 #include "spectra/spectra.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,30 +30,11 @@ static unsigned char *valid; /* the trainer's checkpoint, CRC included */
 static size_t valid_len;
 static char dir[64], shard[96], valid_path[96], img_path[96], save_path[96];
 
-static unsigned char *slurp(const char *p, size_t *n) {
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    unsigned char *b = NULL;
-    long len = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
-    if (len > 0 && !fseek(f, 0, SEEK_SET) && (b = malloc((size_t)len)) && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = len > 0 ? (size_t)len : 0;
-    return b;
-}
-
-static void spill(const char *p, const void *d, size_t n) {
-    FILE *f = fopen(p, "wb");
-    if (!f || (n && fwrite(d, 1, n, f) != n) || fclose(f)) __builtin_trap();
-}
-
 /* The trainer's state, as its own checkpoint, must equal the valid image. */
 static int trainer_is_valid_state(void) {
     size_t n = 0;
     if (spectra_trainer_save(tr, save_path)) __builtin_trap();
-    unsigned char *b = slurp(save_path, &n);
+    unsigned char *b = fuzz_slurp(save_path, &n);
     int same = b && n == valid_len && !memcmp(b, valid, n);
     free(b);
     return same;
@@ -96,7 +77,7 @@ static void setup(void) {
     if (spectra_trainer_create(&tr, &c, sh, 1, NULL, 0) || spectra_trainer_step(tr, NULL) ||
         spectra_trainer_step(tr, NULL) || spectra_trainer_save(tr, valid_path))
         __builtin_trap();
-    if (!(valid = slurp(valid_path, &valid_len)) || valid_len < 16) __builtin_trap();
+    if (!(valid = fuzz_slurp(valid_path, &valid_len)) || valid_len < 16) __builtin_trap();
     atexit(cleanup);
 }
 
@@ -122,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     uint32_t crc = spectra_crc32(0, img, n);
     for (int i = 0; i < 4; i++) img[n + (size_t)i] = (unsigned char)(crc >> (8 * i));
-    spill(img_path, img, n + 4);
+    fuzz_spill(img_path, img, n + 4);
     free(img);
 
     spectra_train_config cfg;
