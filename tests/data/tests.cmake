@@ -5,6 +5,7 @@ spectra_add_c_test(test_shard_loader ${CMAKE_CURRENT_LIST_DIR}/test_shard_loader
 spectra_add_c_test(test_bpe_train ${CMAKE_CURRENT_LIST_DIR}/test_bpe_train.c)
 spectra_add_c_test(test_pretok ${CMAKE_CURRENT_LIST_DIR}/test_pretok.c)
 spectra_add_c_test(test_data_badinput ${CMAKE_CURRENT_LIST_DIR}/test_data_badinput.c)
+spectra_add_c_test(test_corpus ${CMAKE_CURRENT_LIST_DIR}/test_corpus.c)
 
 # libFuzzer targets (tests/CMakeLists.txt): shard images, encoding, tokenizer files.
 spectra_add_fuzzer(fuzz_shard ${CMAKE_CURRENT_LIST_DIR}/fuzz_shard.c)
