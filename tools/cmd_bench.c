@@ -301,14 +301,16 @@ typedef struct pair_result {
 } pair_result;
 
 static int bench_optim(int argc, char **argv) {
+    /* The device picks the flag set (the GPU bench has flags of its own), so it is found
+     * before parsing; as for every flag, the last occurrence counts. */
+    const char *dev = "cpu";
     for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--device")) {
-            if (!strcmp(argv[i + 1], "cuda")) return cmd_bench_optim_cuda(argc, argv);
-            if (strcmp(argv[i + 1], "cpu")) {
-                fprintf(stderr, "spectra bench optim: --device cpu|cuda, not '%s'\n", argv[i + 1]);
-                return 2;
-            }
-        }
+        if (!strcmp(argv[i], "--device")) dev = argv[++i];
+    if (!strcmp(dev, "cuda")) return cmd_bench_optim_cuda(argc, argv);
+    if (strcmp(dev, "cpu")) {
+        fprintf(stderr, "spectra bench optim: --device cpu|cuda, not '%s'\n", dev);
+        return 2;
+    }
     bench_opts o;
     memset(&o, 0, sizeof o);
     parse_shapes(&o, "1024x3072,4096x4096,4096x14336,14336x4096");

@@ -95,6 +95,13 @@ for bad in "-2x4" " 8x8" "8x 8" "99999999999999999999x4" "70000x2" "8x" "x8" "8x
   "$SPECTRA" bench optim --shapes "$bad" >"$work/o" 2>"$work/e"; rc=$?
   check "--shapes '$bad' exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "bad --shapes" "$work/e"'
 done
+"$SPECTRA" bench optim --device gpu >"$work/o" 2>"$work/e"; rc=$?
+check "--device gpu exits 2" '[ $rc -eq 2 ] && [ ! -s "$work/o" ] && grep -q "cpu|cuda" "$work/e"'
+# the last --device counts, as every flag's last occurrence does (the first one used to win)
+run --device cuda --device cpu --optims adamw --paired 0 --pairs 0 >"$work/o" 2>"$work/e"; rc=$?
+check "--device cuda --device cpu runs on the CPU" '[ $rc -eq 0 ] && grep -q "\"optimizer\": \"adamw\"" "$work/o"'
+"$SPECTRA" bench optim --device cpu --device gpu >"$work/o" 2>"$work/e"; rc=$?
+check "--device cpu --device gpu exits 2" '[ $rc -eq 2 ] && grep -q "not .gpu" "$work/e"'
 "$SPECTRA" bench optim --optims foo >"$work/o" 2>"$work/e"; rc=$?
 check "an unknown optimizer exits 2 and lists the names" '[ $rc -eq 2 ] && grep -q "spectra-tT" "$work/e"'
 "$SPECTRA" bench train --preset tiny --optims adamw,bogus >"$work/o" 2>"$work/e"; rc=$?
