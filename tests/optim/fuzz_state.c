@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fileio.h"
+#include "fuzz_util.h"
 #include "spectra/spectra.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -65,24 +65,9 @@ static int same_state(const void *a, size_t na) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!opt) setup();
     if (size == 0) return 0;
-    const size_t body_max = valid_len - 4;
-    size_t n;
-    unsigned char *img;
-    if (data[0] & 1) {
-        img = malloc(body_max + 4);
-        memcpy(img, valid, body_max);
-        n = body_max;
-        size_t t = 1;
-        if ((data[0] & 2) && size >= 4) n = ((size_t)data[1] << 8 | data[2]) % (body_max + 1), t = 4;
-        for (; t + 3 <= size; t += 3) img[((size_t)data[t] << 8 | data[t + 1]) % body_max] = data[t + 2];
-    } else {
-        n = size - 1;
-        img = malloc(n + 4);
-        memcpy(img, data + 1, n);
-    }
-    uint32_t crc = spectra_crc32(0, img, n);
-    for (int i = 0; i < 4; i++) img[n + (size_t)i] = (unsigned char)(crc >> (8 * i));
-    spectra_status st = spectra_optim_deserialize(opt, img, n + 4);
+    size_t len;
+    unsigned char *img = fuzz_crc_image(data, size, valid, valid_len, 2, &len);
+    spectra_status st = spectra_optim_deserialize(opt, img, len);
     if (st != SPECTRA_OK) {
         if (!same_state(valid, valid_len)) __builtin_trap(); /* a refused image changed the optimizer */
     } else {

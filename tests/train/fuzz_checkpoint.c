@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/fileio.h"
 #include "fuzz_util.h"
 #include "spectra/spectra.h"
 
@@ -84,26 +83,9 @@ static void setup(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tr) setup();
     if (size == 0) return 0;
-    const size_t body_max = valid_len - 4;
-    size_t n;
-    unsigned char *img;
-    if (data[0] & 1) {
-        img = malloc(body_max + 4);
-        memcpy(img, valid, body_max);
-        n = body_max;
-        size_t t = 1;
-        if ((data[0] & 2) && size >= 5)
-            n = ((size_t)data[1] << 16 | (size_t)data[2] << 8 | data[3]) % (body_max + 1), t = 5;
-        for (; t + 4 <= size; t += 4)
-            img[((size_t)data[t] << 16 | (size_t)data[t + 1] << 8 | data[t + 2]) % body_max] = data[t + 3];
-    } else {
-        n = size - 1;
-        img = malloc(n + 4);
-        memcpy(img, data + 1, n);
-    }
-    uint32_t crc = spectra_crc32(0, img, n);
-    for (int i = 0; i < 4; i++) img[n + (size_t)i] = (unsigned char)(crc >> (8 * i));
-    fuzz_spill(img_path, img, n + 4);
+    size_t len;
+    unsigned char *img = fuzz_crc_image(data, size, valid, valid_len, 3, &len);
+    fuzz_spill(img_path, img, len);
     free(img);
 
     spectra_train_config cfg;
