@@ -90,6 +90,14 @@ static inline void *test_read_file(const char *path, size_t *len) {
     return b;
 }
 
+/* Writes `len` bytes to `path` (created or truncated); 0 on success, -1 otherwise. */
+static inline int test_write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int bad = len && fwrite(data, 1, len, f) != len;
+    return fclose(f) || bad ? -1 : 0;
+}
+
 /* CRC-32 (ISO-HDLC, the zlib one), bit by bit: an oracle independent of the library's
  * table-driven spectra_crc32, for tests that forge files with a valid checksum. */
 static inline uint32_t spectra_test_crc32(const void *data, size_t len) {

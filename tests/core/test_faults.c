@@ -68,10 +68,7 @@ static void snap_dir_names(snap *s, const char *dir, const char *prefix) {
 }
 
 /* The file an atomic write replaces: its previous version must survive a failed write. */
-static void previous_version(const char *path) {
-    FILE *fp = fopen(path, "wb");
-    if (fp) fputs("the previous version", fp), fclose(fp);
-}
+static void previous_version(const char *path) { test_write_file(path, "the previous version", 20); }
 
 /* ---- the runner ---- */
 typedef struct scenario {
@@ -256,12 +253,8 @@ static int make_inputs(void) {
         {"faults_nlp/builds/doc-2.json", "[\"A.\", \"B \\u00e9.\", \"C.\"]"},
         {"faults_nlp/builds/doc-10.json", "[\"D.\"]"},
         {"faults_nlp/builds/doc-1.json", "[\"E.\", \"F.\"]"}};
-    for (size_t i = 0; i < sizeof pkg_files / sizeof pkg_files[0]; i++) {
-        FILE *fp = fopen(pkg_files[i][0], "wb");
-        if (!fp) return -1;
-        fputs(pkg_files[i][1], fp);
-        fclose(fp);
-    }
+    for (size_t i = 0; i < sizeof pkg_files / sizeof pkg_files[0]; i++)
+        if (test_write_file(pkg_files[i][0], pkg_files[i][1], strlen(pkg_files[i][1]))) return -1;
     spectra_bpe_trainer *tr = NULL;
     if (spectra_bpe_trainer_create(&tr)) return -1;
     for (int r = 0; r < 4; r++) spectra_bpe_trainer_add_text(tr, sample_text(), strlen(sample_text()));

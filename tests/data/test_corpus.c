@@ -9,13 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void put(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
+static void put(const char *path, const char *text) { CHECK(test_write_file(path, text, strlen(text)) == 0); }
 
 /* Document i of c is `text`, named `name`. */
 static int doc_is(const spectra_corpus *c, size_t i, const char *text, const char *name) {

@@ -244,14 +244,10 @@ static void test_refusals(void) {
     CHECK(bytes != NULL);
     long len = (long)blen;
     const char *bad = "test_trainer_bad.bin";
-    FILE *f = fopen(bad, "wb");
-    fwrite(bytes, 1, (size_t)len - 100, f);
-    fclose(f);
+    CHECK(test_write_file(bad, bytes, (size_t)len - 100) == 0);
     CHECK(spectra_trainer_load(t, bad) == SPECTRA_ERR_FORMAT);
     bytes[len / 2] ^= 1;
-    f = fopen(bad, "wb");
-    fwrite(bytes, 1, (size_t)len, f);
-    fclose(f);
+    CHECK(test_write_file(bad, bytes, (size_t)len) == 0);
     CHECK(spectra_trainer_load(t, bad) == SPECTRA_ERR_FORMAT);
     CHECK(strstr(spectra_trainer_last_error(t), "checksum") != NULL);
     bytes[len / 2] ^= 1;
@@ -259,22 +255,17 @@ static void test_refusals(void) {
      * parameters it holds: refused before any model is built from that config. d_ff is the
      * 8th u32 of the config, after the magic and the version. */
     {
-        unsigned char *forged = malloc((size_t)len);
-        memcpy(forged, bytes, (size_t)len);
         const uint32_t dff = 1u << 20;
-        memcpy(forged + 12 + 7 * 4, &dff, 4);
-        uint32_t crc = spectra_test_crc32(forged, (size_t)len - 4);
-        memcpy(forged + len - 4, &crc, 4);
-        f = fopen(bad, "wb");
-        fwrite(forged, 1, (size_t)len, f);
-        fclose(f);
+        memcpy(bytes + 12 + 7 * 4, &dff, 4);
+        uint32_t crc = spectra_test_crc32(bytes, (size_t)len - 4);
+        memcpy(bytes + len - 4, &crc, 4);
+        CHECK(test_write_file(bad, bytes, (size_t)len) == 0);
         spectra_train_config rc;
         spectra_model *big = NULL;
         CHECK(spectra_checkpoint_read_config(bad, &rc) == SPECTRA_ERR_FORMAT);
         CHECK(strstr(spectra_last_error(), "parameters stored") != NULL);
         CHECK(spectra_checkpoint_load_model(bad, &big) == SPECTRA_ERR_FORMAT && big == NULL);
         CHECK(spectra_trainer_load(t, bad) == SPECTRA_ERR_FORMAT);
-        free(forged);
     }
     spectra_model *m = NULL;
     CHECK_OK(spectra_checkpoint_load_model(ck, &m));
