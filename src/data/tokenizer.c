@@ -190,11 +190,22 @@ static long id_of(const spectra_strmap *by_bytes, const unsigned char *b, size_t
     return v ? (long)*v : -1;
 }
 
+/* A map's starting size for a file: `per_entry` bytes (one per entry, an upper bound on the
+ * entries) counted in it, at most GPT-2's 65536. The maps grow as needed; sizing them to the
+ * file keeps a small tokenizer from allocating and touching GPT-2-sized tables (each load
+ * of an 8192-id vocabulary used to fill ~16 MB of them). */
+static size_t map_hint(const void *text, size_t n, int per_entry) {
+    size_t count = 1;
+    for (const char *p = text, *end = p + n; count < 65536 && (p = memchr(p, per_entry, (size_t)(end - p))); p++)
+        count++;
+    return count;
+}
+
 static spectra_status load_merges(spectra_tokenizer *t, const spectra_strmap *by_bytes, const char *text,
                                   size_t n, const char *path) {
     /* First pass: the JS rank of each joined key "a,b" is the last merge with that key. */
     spectra_strmap keyrank;
-    if (spectra_strmap_init(&keyrank, 65536)) return spectra_set_error(SPECTRA_ERR_NOMEM, "%s: out of memory", path);
+    if (spectra_strmap_init(&keyrank, map_hint(text, n, '\n'))) return spectra_set_error(SPECTRA_ERR_NOMEM, "%s: out of memory", path);
     spectra_status st = SPECTRA_OK;
     unsigned char *ab = NULL;
     char *key = NULL;
@@ -315,8 +326,9 @@ spectra_status spectra_tokenizer_load(const char *enc_path, const char *bpe_path
     if (st) goto fail;
     if ((st = spectra_read_file(enc_path, &enc, &enc_len))) goto fail;
     if ((st = spectra_read_file(bpe_path, &bpe, &bpe_len))) goto fail;
-    if (spectra_strmap_init(&by_bytes, 65536) || spectra_u64map_init(&t->merges, 65536) ||
-        spectra_u64map_init(&t->merges_std, 65536) || spectra_strmap_init(&t->cache, 65536)) {
+    size_t n_entries = map_hint(enc, enc_len, ':'), n_merges = map_hint(bpe, bpe_len, '\n');
+    if (spectra_strmap_init(&by_bytes, n_entries) || spectra_u64map_init(&t->merges, n_merges) ||
+        spectra_u64map_init(&t->merges_std, n_merges) || spectra_strmap_init(&t->cache, 4096)) {
         st = spectra_set_error(SPECTRA_ERR_NOMEM, "tokenizer: out of memory");
         goto fail;
     }
