@@ -199,22 +199,28 @@ double bench_step_sgemm_rate(size_t rows, size_t cols, size_t k, int reps) {
 const char *bench_openblas_core(void) { return openblas_get_corename(); }
 const char *bench_openblas_config(void) { return openblas_get_config(); }
 
+/* The model name, with the family and model numbers when /proc/cpuinfo gives them: VMs often
+ * name only the vendor's line ("AMD EPYC"), and the numbers tell one generation from another. */
 const char *bench_cpu_model(void) {
-    static char model[256] = "unknown";
+    static char model[320] = "unknown";
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return model;
-    char line[512];
+    char line[512], name[256] = "", family[32] = "", number[32] = "";
     while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "model name", 10)) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(model, sizeof model, "%s", c + 2);
-                model[strcspn(model, "\n")] = '\0';
-            }
-            break;
-        }
+        char *c = strchr(line, ':');
+        if (!c) continue;
+        char *value = c[1] == ' ' ? c + 2 : c + 1;
+        value[strcspn(value, "\n")] = '\0';
+        if (!strncmp(line, "cpu family", 10)) snprintf(family, sizeof family, "%s", value);
+        else if (!strncmp(line, "model name", 10)) snprintf(name, sizeof name, "%s", value);
+        else if (!strncmp(line, "model", 5) && (line[5] == '\t' || line[5] == ' ')) snprintf(number, sizeof number, "%s", value);
+        if (!strncmp(line, "processor", 9) && name[0]) break; /* the first CPU's block is enough */
     }
     fclose(f);
+    if (name[0] && family[0] && number[0])
+        snprintf(model, sizeof model, "%s (family %s, model %s)", name, family, number);
+    else if (name[0])
+        snprintf(model, sizeof model, "%s", name);
     return model;
 }
 

@@ -53,6 +53,21 @@ for p in sm.values():
     assert 0 < p["min"] <= p["median"] <= p["max"], p
 assert sm["muon/spectra-t1"]["min"] > 1, sm
 PY'
+check "the CPU is named with its family and model from /proc/cpuinfo" \
+  'python3 - "$work/p.json" <<"PY"
+import json, sys
+cpu = json.load(open(sys.argv[1]))["cpu"]
+first = {}
+for line in open("/proc/cpuinfo"):
+    if not line.strip():
+        break
+    key, _, value = line.partition(":")
+    first.setdefault(key.strip(), value.strip())
+want = first.get("model name", "unknown")
+if "cpu family" in first and "model" in first and "model name" in first:
+    want += " (family %s, model %s)" % (first["cpu family"], first["model"])
+assert cpu == want, (cpu, want)
+PY'
 
 # rank ratio 0.3 (k = 29): in optimized builds the FLOPs, not the bytes, set Spectra's floors, so
 # a floor that ignored the rate it reports would not match (under the sanitizers the -O0 triad
