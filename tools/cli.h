@@ -46,5 +46,8 @@ int cli_omp_cpus(int *bound);
 /* The OpenMP runtimes mapped into this process, as "libgomp.so.1" or "libomp.so.5 + libgomp.so.1"
  * into buf: how many (two means OpenBLAS's pool and ours are separate; cmake/OneOpenMPRuntime.cmake). */
 int cli_omp_runtimes(char *buf, size_t len);
+/* Bytes of memory this process can still use: /proc/meminfo's MemAvailable, or the cgroup
+ * v2 limit's headroom if smaller; 0 if neither can be read (tools/cli_memory.c). */
+double cli_available_memory_bytes(void);
 
 #endif

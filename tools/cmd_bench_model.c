@@ -70,8 +70,7 @@ int cmd_bench_model(int argc, char **argv) {
      * needs 32 GB) rather than being killed by the OOM killer while zero-filling. */
     size_t n_params = spectra_model_config_num_params(&cfg);
     double need_gb = (double)n_params * 2 * sizeof(float) / 1e9;
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    double have_gb = pages > 0 && page > 0 ? (double)pages * (double)page / 1e9 : 0.0;
+    double have_gb = cli_available_memory_bytes() / 1e9;
     if (!n_params) {
         fprintf(stderr, "bench model: %s\n", spectra_last_error());
         return 2;

@@ -27,6 +27,35 @@ static void on_sigint(int sig) {
     g_interrupted = 1;
 }
 
+/* The run's memory, planned from the config before anything is built: weights and gradients
+ * (4 bytes each per parameter), the optimizer state (at most AdamW's 8 bytes per parameter;
+ * Spectra, Muon and Dion keep less) and one micro-batch's activations. The model zero-fills all
+ * of them as it is built, so a run past the available memory would end in the OOM killer, not
+ * in an error: it is refused here, with the figures. (Processes of one multi-process run on the
+ * same machine each check alone.) */
+static int check_memory(const spectra_train_config *cfg, int report) {
+    size_t n_params = spectra_model_config_num_params(&cfg->model);
+    size_t act = spectra_model_config_activation_bytes(&cfg->model, cfg->batch_size, cfg->seq_len);
+    if (!n_params || !act) {
+        fprintf(stderr, "spectra train: %s\n", spectra_last_error());
+        return 1;
+    }
+    const double gb = 1e9, weights = 8.0 * (double)n_params, state = 8.0 * (double)n_params;
+    const double need = weights + state + (double)act, have = cli_available_memory_bytes();
+    if (have > 0 && need > have) {
+        fprintf(stderr,
+                "spectra train: this run needs about %.2f GB of memory (weights and gradients %.2f, optimizer state up to %.2f,\n"
+                "  activations for --batch %d --seq %d %.2f) but %.2f GB is available; lower --batch or --seq\n"
+                "  (--accum keeps the tokens per step), pick a smaller model, or pass --no-memory-check\n",
+                need / gb, weights / gb, state / gb, cfg->batch_size, cfg->seq_len, (double)act / gb, have / gb);
+        return 1;
+    }
+    if (report)
+        printf("spectra train --check: about %.2f GB of memory planned (activations %.2f), %.2f GB available\n", need / gb,
+               (double)act / gb, have / gb);
+    return 0;
+}
+
 typedef struct train_opts {
     spectra_train_config cfg;
     const char *data, *out, *log, *resume, *preset;
@@ -48,6 +77,7 @@ static void usage(FILE *f) {
             "                        config is used: flags that differ from it are refused (only --steps,\n"
             "                        --stop-at and the output options may change)\n"
             "  --check               validate the flags, the data and the config, write nothing, exit\n"
+            "  --no-memory-check     build the run even if its planned memory exceeds the available memory\n"
             "  --ckpt-every N        checkpoint every N steps, and at the end [200]\n"
             "  --stop-at STEP        end this invocation at STEP with a checkpoint, without changing the\n"
             "                        schedule (time-sliced runs; continue with --resume)\n"
@@ -204,7 +234,7 @@ int cmd_train(int argc, char **argv) {
     o.ckpt_every = 200;
     o.print_every = 10;
     o.sample_tokens = 64;
-    int resume = 0, steps_set = 0, warmup_set = 0, check_only = 0, schedule = (int)o.cfg.schedule;
+    int resume = 0, steps_set = 0, warmup_set = 0, check_only = 0, no_memory_check = 0, schedule = (int)o.cfg.schedule;
     const char *algo_name = "spectra", *matrix_on = "hidden";
     int model_override[6] = {-1, -1, -1, -1, -1, -1};
     spectra_train_config *c = &o.cfg;
@@ -212,6 +242,7 @@ int cmd_train(int argc, char **argv) {
         {CLI_FLAG("--resume", CLI_OPT_STRING, &o.resume), .given = &resume},
         {CLI_FLAG("--quiet", CLI_ON, &o.quiet)},
         {CLI_FLAG("--check", CLI_ON, &check_only)},
+        {CLI_FLAG("--no-memory-check", CLI_ON, &no_memory_check)},
         {CLI_FLAG("--data", CLI_STRING, &o.data)},
         {CLI_FLAG("--out", CLI_STRING, &o.out)},
         {CLI_FLAG("--log", CLI_STRING, &o.log)},
@@ -304,6 +335,10 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "spectra train: %s\n", spectra_last_error());
         cli_free_shards(&ds);
         return 2;
+    }
+    if (!no_memory_check && check_memory(&o.cfg, check_only && !o.quiet) != 0) {
+        cli_free_shards(&ds);
+        return 1;
     }
     if (check_only) {
         if (!o.quiet)

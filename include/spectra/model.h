@@ -74,6 +74,12 @@ spectra_status spectra_model_config_validate(const spectra_model_config *config)
 /* Parameter count of a config without allocating (0 if invalid). */
 size_t spectra_model_config_num_params(const spectra_model_config *config);
 
+/* Bytes spectra_model_reserve(model, B, T) would allocate for the activations of a model
+ * of this config, with the threads OpenMP would use now, without allocating anything: what
+ * a program checks against the memory it has before building a large model (0 and a
+ * message if the config or the shape is invalid). */
+size_t spectra_model_config_activation_bytes(const spectra_model_config *config, int B, int T);
+
 typedef enum spectra_tensor_kind {
     SPECTRA_TENSOR_EMBEDDING = 0, /* tok_emb */
     SPECTRA_TENSOR_HEAD = 1,      /* lm_head (untied only) */

@@ -247,6 +247,23 @@ static int attn_threads(const spectra_model *m) {
     return nt < m->n_threads ? nt : m->n_threads;
 }
 
+size_t spectra_model_config_activation_bytes(const spectra_model_config *config, int B, int T) {
+    if (!config) {
+        spectra_set_error(SPECTRA_ERR_INVALID_ARG, "model_config_activation_bytes: NULL config");
+        return 0;
+    }
+    if (spectra_model_config_validate(config) != SPECTRA_OK) return 0;
+    /* layout() reads only the config and the derived head sizes. */
+    spectra_model m;
+    memset(&m, 0, sizeof m);
+    m.cfg = *config;
+    m.hd = spectra_model_head_dim(config);
+    m.Cq = config->n_heads * m.hd;
+    m.C3 = (config->n_heads + 2 * config->n_kv_heads) * m.hd;
+    if (check_shape(&m, B, T, "model_config_activation_bytes") != SPECTRA_OK) return 0;
+    return layout(&m, B, T, omp_get_max_threads(), NULL, NULL) * sizeof(float);
+}
+
 spectra_status spectra_model_reserve(spectra_model *m, int B, int T) {
     if (!m) return spectra_set_error(SPECTRA_ERR_INVALID_ARG, "model_reserve: NULL model");
     spectra_status st = check_shape(m, B, T, "model_reserve");

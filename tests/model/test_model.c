@@ -491,6 +491,42 @@ static void test_outputs(void) {
     spectra_model_destroy(m);
 }
 
+/* The planned activation bytes equal what reserve allocates, for several configs and shapes
+ * (tied and untied, GQA, explicit head_dim), and cover at least the B*T*V logits, the
+ * per-layer residual streams and the MLP's gate/up outputs that the forward keeps; bad
+ * input gives 0 and a message. */
+static void test_activation_plan(void) {
+    static const char *presets[] = {"tiny", "small", "tiny"}; /* the second tiny: tied, MHA */
+    static const int shapes[][2] = {{1, 1}, {3, 7}, {8, 16}}; /* tiny's max_seq_len is 16 */
+    for (int p = 0; p < 3; p++) {
+        spectra_model_config c;
+        CHECK_OK(spectra_model_config_from_preset(presets[p], &c));
+        if (p == 0) c.head_dim = 6;
+        if (p == 2) c.tied_embeddings = 1, c.n_kv_heads = c.n_heads;
+        for (int s = 0; s < 3; s++) {
+            const int B = shapes[s][0], T = shapes[s][1];
+            size_t plan = spectra_model_config_activation_bytes(&c, B, T);
+            const double N = (double)B * T, L = c.n_layers;
+            double lower = 4 * (N * c.vocab_size + (2 * L + 1) * N * c.d_model + L * N * 3.0 * c.d_ff);
+            CHECK_MSG(plan >= lower, "%s B=%d T=%d: planned %zu bytes < %.0f", presets[p], B, T, plan, lower);
+            spectra_model *fresh = NULL;
+            CHECK_OK(spectra_model_create(&fresh, &c, 1));
+            if (!fresh) continue;
+            CHECK_OK(spectra_model_reserve(fresh, B, T));
+            CHECK_MSG(spectra_model_activation_bytes(fresh) == plan, "%s B=%d T=%d: reserve allocated %zu, planned %zu",
+                      presets[p], B, T, spectra_model_activation_bytes(fresh), plan);
+            spectra_model_destroy(fresh);
+        }
+        CHECK(spectra_model_config_activation_bytes(&c, 1, c.max_seq_len + 1) == 0);
+        CHECK(strstr(spectra_last_error(), "max_seq_len") != NULL);
+        CHECK(spectra_model_config_activation_bytes(&c, 0, 4) == 0);
+        c.d_model = 0;
+        CHECK(spectra_model_config_activation_bytes(&c, 1, 4) == 0);
+    }
+    CHECK(spectra_model_config_activation_bytes(NULL, 1, 1) == 0);
+    CHECK(strstr(spectra_last_error(), "NULL") != NULL);
+}
+
 /* At init the logits are near zero, so the loss is near ln(vocab). */
 static void test_init_loss(const char *preset, int B, int T) {
     spectra_model_config c;
@@ -514,6 +550,7 @@ int main(void) {
     test_table();
     test_errors();
     test_outputs();
+    test_activation_plan();
     test_init_loss("tiny", 4, 16);
     test_init_loss("small", 1, 64);
 

@@ -80,6 +80,23 @@ out=$("$SPECTRA" train "${common[@]:0:$((${#common[@]} - 1))}" --steps 5 --steps
 check "the last occurrence of a flag counts" '[ $rc -eq 0 ] && grep -q "spectra, 7 steps" <<<"$out"'
 out=$("$SPECTRA" train --data "$work/data" --steps 5 --out "$work/w" --check 2>&1); rc=$?
 check "--check says what it checked" '[ $rc -eq 0 ] && grep -q "options valid" <<<"$out" && [ ! -e "$work/w" ]'
+check "--check gives the planned memory" 'grep -q "GB of memory planned" <<<"$out"'
+
+# a micro-batch whose logits alone (2^24 positions x 2048 ids x 4 bytes = 137 GB) exceed the
+# available memory is refused before anything is built, with the figures and the way out
+big=(--data "$work/data" --preset tiny --d-model 64 --d-ff 192 --batch 65536 --seq 256 --steps 5 --out "$work/w")
+avail_kb=$(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+if [ -n "$avail_kb" ] && [ "$avail_kb" -lt 130000000 ]; then
+  out=$("$SPECTRA" train "${big[@]}" 2>&1); rc=$?
+  check "a run larger than the available memory is refused, naming both and the way out" \
+    '[ $rc -eq 1 ] && grep -q "needs about [0-9.]* GB of memory" <<<"$out" && grep -q "GB is available" <<<"$out" && grep -q -- "--no-memory-check" <<<"$out" && [ ! -e "$work/w" ]'
+  out=$("$SPECTRA" train "${big[@]}" --check 2>&1); rc=$?
+  check "--check refuses it too" '[ $rc -eq 1 ] && grep -q "GB is available" <<<"$out"'
+else
+  echo "note: $avail_kb kB available; the memory refusal is not checked on this machine"
+fi
+out=$("$SPECTRA" train "${big[@]}" --check --no-memory-check 2>&1); rc=$?
+check "--no-memory-check skips the refusal" '[ $rc -eq 0 ] && grep -q "options valid" <<<"$out" && [ ! -e "$work/w" ]'
 
 out=$("$SPECTRA" train "${common[@]}" --optim adamw --rank-ratio 0.5 --out "$work/w" --check 2>&1); rc=$?
 check "a Spectra-only flag with --optim adamw is accepted and said to have no effect" \
