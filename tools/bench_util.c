@@ -202,7 +202,7 @@ const char *bench_openblas_config(void) { return openblas_get_config(); }
 /* The model name, with the family and model numbers when /proc/cpuinfo gives them: VMs often
  * name only the vendor's line ("AMD EPYC"), and the numbers tell one generation from another. */
 const char *bench_cpu_model(void) {
-    static char model[320] = "unknown";
+    static char model[384] = "unknown"; /* room for the name, both numbers and the words */
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return model;
     char line[512], name[256] = "", family[32] = "", number[32] = "";

@@ -7,19 +7,52 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A cgroup v2 limit less what the group already uses, when one is set. */
-static double cgroup_headroom(void) {
-    double max = 0, cur = 0;
-    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
-    if (!f) return 0;
-    int ok = fscanf(f, "%lf", &max) == 1; /* "max" (no limit) does not scan */
+/* A number from a one-line file; -1 if unreadable or not a number ("max": no limit). */
+static double read_number(const char *path) {
+    double v = -1;
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    if (fscanf(f, "%lf", &v) != 1) v = -1;
     fclose(f);
-    if (!ok || max <= 0) return 0;
-    if ((f = fopen("/sys/fs/cgroup/memory.current", "r"))) {
-        if (fscanf(f, "%lf", &cur) != 1) cur = 0;
-        fclose(f);
+    return v;
+}
+
+/* A field of a cgroup memory.stat file; 0 if absent. */
+static double stat_field(const char *path, const char *key) {
+    double v = 0;
+    char line[256];
+    size_t n = strlen(key);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ' ') {
+            if (sscanf(line + n, "%lf", &v) != 1) v = 0;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* The memory cgroup's limit less what the group uses (v2, else v1), when a limit is set; the
+ * group's inactive page cache counts as free, as the kernel reclaims it before failing (a
+ * container that has just read a large data set would otherwise look full). */
+static double cgroup_headroom(void) {
+    static const struct {
+        const char *max, *cur, *stat, *inactive;
+    } v[2] = {{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat", "inactive_file"},
+              {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+               "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file"}};
+    for (int i = 0; i < 2; i++) {
+        double max = read_number(v[i].max);
+        if (max < 0) continue;
+        if (max <= 0 || max >= 0x1p60) return 0; /* no limit (v1 writes "no limit" as ~2^63) */
+        double used = read_number(v[i].cur);
+        if (used < 0) used = 0;
+        used -= stat_field(v[i].stat, v[i].inactive);
+        if (used < 0) used = 0;
+        return max > used ? max - used : 1;
     }
-    return max > cur ? max - cur : 1;
+    return 0;
 }
 
 double cli_available_memory_bytes(void) {

@@ -33,7 +33,7 @@ static void on_sigint(int sig) {
  * of them as it is built, so a run past the available memory would end in the OOM killer, not
  * in an error: it is refused here, with the figures. (Processes of one multi-process run on the
  * same machine each check alone.) */
-static int check_memory(const spectra_train_config *cfg, int report) {
+static int check_memory(const spectra_train_config *cfg, int enforce, int report) {
     size_t n_params = spectra_model_config_num_params(&cfg->model);
     size_t act = spectra_model_config_activation_bytes(&cfg->model, cfg->batch_size, cfg->seq_len);
     if (!n_params || !act) {
@@ -42,7 +42,7 @@ static int check_memory(const spectra_train_config *cfg, int report) {
     }
     const double gb = 1e9, weights = 8.0 * (double)n_params, state = 8.0 * (double)n_params;
     const double need = weights + state + (double)act, have = cli_available_memory_bytes();
-    if (have > 0 && need > have) {
+    if (enforce && have > 0 && need > have) {
         fprintf(stderr,
                 "spectra train: this run needs about %.2f GB of memory (weights and gradients %.2f, optimizer state up to %.2f,\n"
                 "  activations for --batch %d --seq %d %.2f) but %.2f GB is available; lower --batch or --seq\n"
@@ -336,7 +336,7 @@ int cmd_train(int argc, char **argv) {
         cli_free_shards(&ds);
         return 2;
     }
-    if (!no_memory_check && check_memory(&o.cfg, check_only && !o.quiet) != 0) {
+    if (check_memory(&o.cfg, !no_memory_check, check_only && !o.quiet) != 0) {
         cli_free_shards(&ds);
         return 1;
     }

@@ -98,6 +98,29 @@ fi
 out=$("$SPECTRA" train "${big[@]}" --check --no-memory-check 2>&1); rc=$?
 check "--no-memory-check skips the refusal" '[ $rc -eq 0 ] && grep -q "options valid" <<<"$out" && [ ! -e "$work/w" ]'
 
+# a memory cgroup's limit counts, less what the group uses, its inactive page cache counting as
+# free: a fake cgroup v2 directory bound over /sys/fs/cgroup in a private mount namespace (root
+# only), its limit 100 MB above the run's plan and 300 MB in use, 250 of them inactive cache
+mid=(--data "$work/data" --preset tiny --d-model 64 --d-ff 192 --batch 256 --seq 64 --steps 5 --out "$work/w")
+plan_gb=$("$SPECTRA" train "${mid[@]}" --check 2>&1 | sed -n 's/.*about \([0-9.]*\) GB of memory planned.*/\1/p')
+if [ -n "$plan_gb" ] && unshare -m true 2>/dev/null; then
+  cg="$work/cgroup"
+  mkdir -p "$cg"
+  awk -v g="$plan_gb" 'BEGIN { printf "%.0f\n", g * 1e9 + 100e6 }' > "$cg/memory.max"
+  echo 300000000 > "$cg/memory.current"
+  in_cgroup() { unshare -m sh -c 'mount --bind "$0" /sys/fs/cgroup && exec "$@"' "$cg" "$SPECTRA" train "${mid[@]}" --check; }
+  printf 'anon 50000000\ninactive_file 250000000\n' > "$cg/memory.stat"
+  out=$(in_cgroup 2>&1); rc=$?
+  check "a cgroup limit with room for the plan (its inactive cache free) lets the run through" \
+    '[ $rc -eq 0 ] && grep -q "options valid" <<<"$out"'
+  printf 'anon 300000000\ninactive_file 0\n' > "$cg/memory.stat"
+  out=$(in_cgroup 2>&1); rc=$?
+  check "the same limit with the 300 MB in active use refuses it, naming the cgroup headroom" \
+    '[ $rc -eq 1 ] && grep -q "GB is available" <<<"$out" && [ ! -e "$work/w" ]'
+else
+  echo "note: no private mount namespace here (not root?); the cgroup limit is not checked"
+fi
+
 out=$("$SPECTRA" train "${common[@]}" --optim adamw --rank-ratio 0.5 --out "$work/w" --check 2>&1); rc=$?
 check "a Spectra-only flag with --optim adamw is accepted and said to have no effect" \
   '[ $rc -eq 0 ] && grep -q -- "--rank-ratio has no effect with --optim adamw" <<<"$out"'
