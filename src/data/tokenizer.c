@@ -193,7 +193,7 @@ static long id_of(const spectra_strmap *by_bytes, const unsigned char *b, size_t
 /* A map's starting size for a file: `per_entry` bytes (one per entry, an upper bound on the
  * entries) counted in it, at most GPT-2's 65536. The maps grow as needed; sizing them to the
  * file keeps a small tokenizer from allocating and touching GPT-2-sized tables (each load
- * of an 8192-id vocabulary used to fill ~16 MB of them). */
+ * of an 8192-id vocabulary used to allocate ~15 MB of them and set 2 MB). */
 static size_t map_hint(const void *text, size_t n, int per_entry) {
     size_t count = 1;
     for (const char *p = text, *end = p + n; count < 65536 && (p = memchr(p, per_entry, (size_t)(end - p))); p++)
