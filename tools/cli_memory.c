@@ -17,8 +17,9 @@ static double read_number(const char *path) {
     return v;
 }
 
-/* A field of a cgroup memory.stat file; 0 if absent. */
-static double stat_field(const char *path, const char *key) {
+/* The number after `key` at the start of a line of a "key value" file (a cgroup's memory.stat,
+ * /proc/meminfo); 0 if absent. */
+static double key_value(const char *path, const char *key) {
     double v = 0;
     char line[256];
     size_t n = strlen(key);
@@ -48,7 +49,7 @@ static double cgroup_headroom(void) {
         if (max <= 0 || max >= 0x1p60) return 0; /* no limit (v1 writes "no limit" as ~2^63) */
         double used = read_number(v[i].cur);
         if (used < 0) used = 0;
-        used -= stat_field(v[i].stat, v[i].inactive);
+        used -= key_value(v[i].stat, v[i].inactive);
         if (used < 0) used = 0;
         return max > used ? max - used : 1;
     }
@@ -56,19 +57,8 @@ static double cgroup_headroom(void) {
 }
 
 double cli_available_memory_bytes(void) {
-    double avail = 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) { /* MemAvailable counts the page cache the kernel would give back; MemFree does not */
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            double kb;
-            if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) {
-                avail = kb * 1024;
-                break;
-            }
-        }
-        fclose(f);
-    }
+    /* MemAvailable counts the page cache the kernel would give back; MemFree does not */
+    double avail = key_value("/proc/meminfo", "MemAvailable:") * 1024;
     if (avail <= 0) {
         long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
         if (pages > 0 && page > 0) avail = (double)pages * (double)page;
